@@ -1,0 +1,33 @@
+// greenring — timer entries (internal). A timer_node lives in the object that
+// waits (a sleeping frame, a timeout scope, a task record); the hub's heap
+// only points at it, and cancelling it on the way out keeps that valid.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace greenring::detail {
+
+using clock = std::chrono::steady_clock;
+
+struct timer_node {
+  static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+  clock::time_point when{};
+  std::uint64_t seq = 0;
+  std::size_t index = npos;  // position in the hub's heap; npos when not armed
+  void (*fire)(timer_node*) noexcept = nullptr;
+  void* ctx = nullptr;
+  bool armed() const noexcept { return index != npos; }
+};
+
+/// now + d, saturating at time_point::max() (so `forever` never overflows).
+clock::time_point deadline_after(clock::duration d) noexcept;
+
+/// Arms `t` on the calling thread's hub; re-arming moves it.
+void timer_arm(timer_node& t, clock::time_point when);
+/// Disarms `t` if armed.
+void timer_cancel(timer_node& t) noexcept;
+
+}  // namespace greenring::detail

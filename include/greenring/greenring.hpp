@@ -1,0 +1,10 @@
+// greenring — stackful coroutines for Linux on Boost.Context and io_uring.
+// The umbrella header: everything a program needs.
+#pragma once
+
+#include <greenring/errors.hpp>
+#include <greenring/greenlet.hpp>
+#include <greenring/hub.hpp>
+#include <greenring/task.hpp>
+#include <greenring/timeout.hpp>
+#include <greenring/value.hpp>

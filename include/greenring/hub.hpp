@@ -1,0 +1,70 @@
+// greenring — the per-thread scheduler, seen from user code.
+//
+// Each OS thread gets a hub the first time it calls into the scheduler
+// (`spawn`, `sleep`, `join`, ...), exactly as gevent does, so a plain main()
+// can use it directly. The hub is a greenlet and the parent of every task. It
+// runs ready tasks in FIFO order (switching straight from one to the next),
+// fires due timers and waits in io_uring, bounded by the next timer.
+//
+// At thread exit (for the main thread: when main returns or exit() is
+// called) the hub kills every task still alive, waits for them to unwind and
+// releases their stacks: destructors run, nothing is left behind.
+#pragma once
+
+#include <greenring/detail/duration.hpp>
+#include <greenring/task.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+namespace greenring {
+
+/// Suspends the calling greenlet for `d`. A zero or negative `d` yields:
+/// every other ready task runs first, and the hub polls IO and timers.
+/// Throws what cancels the caller (kill, an expired `timeout` scope).
+void sleep(duration d);
+template <class Rep, class Period>
+void sleep(std::chrono::duration<Rep, Period> d) {
+  sleep(detail::to_duration(d));
+}
+/// gevent's spelling: `sleep(0)`, `sleep(0.25)` (seconds).
+inline void sleep(double seconds) { sleep(std::chrono::duration<double>(seconds)); }
+inline void sleep(int seconds) { sleep(std::chrono::seconds(seconds)); }
+
+/// Same as sleep(0).
+void yield();
+
+/// Runs `fn()` as a task on this thread's hub, waits for it, then kills and
+/// unwinds every task still alive on the hub. Returns fn's result or
+/// rethrows its exception. The explicit form of using the hub from main().
+namespace detail {
+void kill_all_tasks();
+}  // namespace detail
+
+template <class F>
+auto run(F&& fn) {
+  auto t = spawn(task_options{.name = "main"}, std::forward<F>(fn));
+  try {
+    t.join();
+  } catch (...) {
+    detail::kill_all_tasks();
+    throw;
+  }
+  detail::kill_all_tasks();
+  return t.get();
+}
+
+/// A snapshot of the calling thread's hub (all zero when it has none).
+struct runtime_stats {
+  std::size_t live_tasks = 0;     // spawned and not yet dead
+  std::size_t ready = 0;          // in the ready queue
+  std::size_t timers = 0;         // armed timers
+  std::size_t io_in_flight = 0;   // submitted, completion not yet reaped
+  std::size_t stacks_in_use = 0;  // mapped and owned by a live greenlet
+  std::size_t stacks_pooled = 0;  // mapped and kept for reuse
+};
+runtime_stats stats();
+
+}  // namespace greenring

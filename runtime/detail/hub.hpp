@@ -1,0 +1,155 @@
+// greenring — the hub (internal): one per thread, itself a greenlet.
+//
+// Scheduling rule: a greenlet that blocks switches straight to the next
+// ready greenlet (one context switch). The hub greenlet runs only when the
+// ready queue is empty, or after `poll_interval` consecutive task-to-task
+// switches, so that a busy ready queue cannot starve timers and IO. The hub
+// loop: fire due timers, poll or wait on the ring (bounded by the next
+// timer), run the ready queue. When nothing is ready, no timer is armed and
+// no IO is in flight, nothing can ever wake anybody: the thread's main
+// greenlet gets `loop_exit`.
+#pragma once
+
+#include "thread_state.hpp"
+#include "uring.hpp"
+
+#include <greenring/detail/task_base.hpp>
+#include <greenring/detail/timer.hpp>
+#include <greenring/greenlet.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace greenring::detail {
+
+class hub;
+
+class hub_greenlet final : public greenlet {
+ public:
+  explicit hub_greenlet(hub& h);
+
+ private:
+  greenlet* body() noexcept override;
+  hub& hub_;
+};
+
+class hub {
+ public:
+  static constexpr unsigned poll_interval = 64;
+
+  explicit hub(thread_state& ts);
+  ~hub();
+  hub(const hub&) = delete;
+  hub& operator=(const hub&) = delete;
+
+  /// The calling thread's hub, created on first use.
+  static hub& get() {
+    thread_state& ts = state();
+    return ts.hub_ ? *ts.hub_ : create(ts);
+  }
+  static hub* get_if() noexcept { return tls_state ? tls_state->hub_ : nullptr; }
+
+  thread_state& ts() noexcept { return ts_; }
+  greenlet& current() noexcept { return *ts_.current; }
+
+  /// Makes `g` ready (no-op when already ready or dead).
+  void schedule(greenlet& g) noexcept;
+  void unschedule(greenlet& g) noexcept;
+  /// Suspends the current greenlet until something schedules it again.
+  /// Throws what was raised into it meanwhile (kill, timeout, loop_exit).
+  void block(const char* what);
+  /// sleep(0): lets every other ready greenlet run, then returns.
+  void yield();
+
+  void arm(timer_node& t, clock::time_point when);
+  void cancel(timer_node& t) noexcept;
+  std::size_t timers() const noexcept { return heap_.size(); }
+
+  void add_task(task_base& t) noexcept;
+  void remove_task(task_base& t) noexcept;
+  std::size_t live_tasks() const noexcept { return live_count_; }
+  std::size_t ready_count() const noexcept { return ready_count_; }
+
+  /// Where a greenlet that stops running goes: the next ready one (stack
+  /// mapped), or the hub greenlet.
+  greenlet* pick_next() noexcept;
+
+  uring& ring() noexcept { return ring_; }
+  greenlet& hub_greenlet_ref() noexcept { return self_; }
+
+  /// Kills every live task and runs the loop until all are dead.
+  void kill_all();
+
+ private:
+  friend class hub_greenlet;
+  static hub& create(thread_state& ts);
+  greenlet* run_loop() noexcept;
+  void loop() noexcept;
+  void fire_due() noexcept;
+  void deliver_loop_exit() noexcept;
+  std::string describe_waiters() const;
+
+  struct heap_entry {
+    clock::time_point when;
+    std::uint64_t seq;
+    timer_node* node;
+  };
+  static bool before(const heap_entry& a, const heap_entry& b) noexcept {
+    return a.when < b.when || (a.when == b.when && a.seq < b.seq);
+  }
+  void sift_up(std::size_t i) noexcept;
+  void sift_down(std::size_t i) noexcept;
+  void place(std::size_t i, const heap_entry& e) noexcept {
+    heap_[i] = e;
+    e.node->index = i;
+  }
+
+  thread_state& ts_;
+  uring ring_;
+  hub_greenlet self_;
+  greenlet* ready_head_ = nullptr;
+  greenlet* ready_tail_ = nullptr;
+  std::size_t ready_count_ = 0;
+  unsigned since_poll_ = 0;
+  std::vector<heap_entry> heap_;
+  std::uint64_t timer_seq_ = 0;
+  task_base* live_head_ = nullptr;
+  std::size_t live_count_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace greenring::detail
+
+namespace greenring::detail {
+
+/// A timer that makes a greenlet ready and remembers it did; disarmed when
+/// it goes out of scope, whichever way the waiting frame is left.
+struct wake_timer {
+  wake_timer(hub& h, greenlet& g, clock::time_point when) : h_(h), g_(g) {
+    node_.fire = &on_fire;
+    node_.ctx = this;
+    if (when != clock::time_point::max()) h.arm(node_, when);
+  }
+  ~wake_timer() { h_.cancel(node_); }
+  wake_timer(const wake_timer&) = delete;
+  wake_timer& operator=(const wake_timer&) = delete;
+  bool fired = false;
+
+ private:
+  static void on_fire(timer_node* n) noexcept {
+    auto* self = static_cast<wake_timer*>(n->ctx);
+    self->fired = true;
+    self->h_.schedule(self->g_);
+  }
+  hub& h_;
+  greenlet& g_;
+  timer_node node_;
+};
+
+/// Installs the SIGSEGV stack-overflow reporter (once per process) and an
+/// alternate signal stack for the calling thread. No-op under sanitizers.
+void install_overflow_handler(thread_state& ts);
+void remove_overflow_altstack(thread_state& ts) noexcept;
+
+}  // namespace greenring::detail

@@ -1,0 +1,54 @@
+// greenring — the hub's io_uring (internal).
+//
+// One ring per hub. Everything that waits on the kernel is an SQE whose
+// user_data points at a `completion` living in the waiting frame; the hub
+// reaps CQEs in batches and calls each completion's function, which only
+// records the result and makes its greenlet ready (it never switches).
+// Submissions are batched: SQEs queue up until the hub's next loop turn.
+#pragma once
+
+#include <greenring/detail/timer.hpp>
+
+#include <liburing.h>
+
+#include <cstddef>
+
+namespace greenring::detail {
+
+struct completion {
+  void (*fn)(completion* self, int res, unsigned flags) noexcept = nullptr;
+};
+
+class uring {
+ public:
+  /// Creates the ring; std::system_error names what to do when io_uring is
+  /// disabled, blocked by seccomp, or short of locked memory.
+  explicit uring(unsigned entries = 256);
+  ~uring();
+  uring(const uring&) = delete;
+  uring& operator=(const uring&) = delete;
+
+  /// A free SQE; when the queue is full, submits what is queued first.
+  /// The caller fills it and sets user_data to a completion (or 0).
+  io_uring_sqe* sqe();
+  /// Counts one request whose CQE will reach a completion.
+  void add_in_flight() noexcept { ++in_flight_; }
+
+  /// Submits what is queued and reaps what has completed; never waits.
+  void poll() noexcept;
+  /// Submits, then waits for one completion or until `deadline`
+  /// (time_point::max() = no limit), then reaps.
+  void wait(clock::time_point deadline) noexcept;
+
+  std::size_t in_flight() const noexcept { return in_flight_; }
+  std::size_t queued() const noexcept { return io_uring_sq_ready(&ring_); }
+  unsigned long long cq_overflows() const noexcept { return cq_overflows_; }
+
+ private:
+  void reap() noexcept;
+  io_uring ring_{};
+  std::size_t in_flight_ = 0;
+  unsigned long long cq_overflows_ = 0;
+};
+
+}  // namespace greenring::detail

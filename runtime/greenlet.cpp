@@ -1,0 +1,285 @@
+// greenring — the switch primitive.
+//
+// Protocol: a suspended greenlet's context lives in its `fctx_`. To switch,
+// the running greenlet (a) saves its C++ exception globals and installs the
+// target's, (b) marks the target current, (c) tells ASan which stack it is
+// going to, and (d) jumps, passing itself as the transfer data. Whoever
+// resumes then finishes the handshake (`after_jump`): it stores the suspended
+// context into the greenlet it came from, or, if that greenlet is dead,
+// returns its stack to the pool. A dead greenlet's stack is therefore only
+// released once nothing runs on it.
+#include "detail/assert.hpp"
+#include "detail/hub.hpp"
+#include "detail/thread_state.hpp"
+
+#include <greenring/greenlet.hpp>
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include <cxxabi.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#ifdef GREENRING_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace bctx = boost::context::detail;
+
+namespace greenring {
+namespace detail {
+
+thread_local thread_state* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
+
+namespace {
+std::atomic<std::uint64_t> g_next_id{1};
+thread_local bool t_state_gone = false;
+
+void after_jump(bctx::transfer_t t) noexcept;
+}  // namespace
+
+void fatal(const char* file, int line, const char* message) noexcept {
+  std::fprintf(stderr, "greenring: %s:%d: %s\n", file, line, message);
+  std::fflush(stderr);
+  std::abort();
+}
+
+root_greenlet::root_greenlet() : greenlet(kind::root, nullptr, 0) {}
+
+thread_state::thread_state() {
+  eh = reinterpret_cast<eh_globals*>(abi::__cxa_get_globals());
+  current = &root;
+  root.home_ = this;
+}
+
+thread_state::~thread_state() {
+  if (hub_) {
+    if (current == &root) {
+      hub_->kill_all();
+      delete hub_;
+      hub_ = nullptr;
+    } else {
+      std::fputs("greenring: a thread exited from inside a greenlet; its live tasks are not unwound\n", stderr);
+    }
+  }
+  remove_overflow_altstack(*this);
+  tls_state = nullptr;
+  t_state_gone = true;
+}
+
+thread_state* init_thread_state() {
+  GREENRING_ASSERT(!t_state_gone, "greenring used on a thread after its runtime was torn down");
+  static thread_local thread_state instance;
+  tls_state = &instance;
+  install_overflow_handler(instance);
+  return &instance;
+}
+
+void switch_access::jump(thread_state& ts, greenlet& from, greenlet& to) noexcept {
+  eh_globals* g = ts.eh;
+  from.eh_caught_ = g->caught;
+  from.eh_uncaught_ = g->uncaught;
+  g->caught = to.eh_caught_;
+  g->uncaught = to.eh_uncaught_;
+  ts.current = &to;
+  void* fctx = to.fctx_;
+  to.fctx_ = nullptr;
+#ifdef GREENRING_ASAN
+  __sanitizer_start_switch_fiber(from.state_ == greenlet::state::dead ? nullptr : &from.asan_fake_,
+                                 to.asan_bottom_, to.asan_size_);
+#endif
+  after_jump(bctx::jump_fcontext(fctx, &from));
+}
+
+namespace {
+
+void after_jump(bctx::transfer_t t) noexcept {
+  switch_access::finish(*tls_state, *static_cast<greenlet*>(t.data), t.fctx);
+}
+
+[[noreturn]] void entry(bctx::transfer_t t) noexcept {
+  after_jump(t);
+  thread_state& ts = *tls_state;
+  greenlet* self = ts.current;
+  greenlet* next = switch_access::run_body(*self);
+  switch_access::jump(ts, *self, *next);
+  fatal(__FILE__, __LINE__, "a dead greenlet was resumed");
+}
+
+}  // namespace
+
+void switch_access::finish(thread_state& ts, greenlet& prev, void* fctx) noexcept {
+#ifdef GREENRING_ASAN
+  __sanitizer_finish_switch_fiber(ts.current->asan_fake_, &prev.asan_bottom_, &prev.asan_size_);
+#endif
+  if (prev.state_ != greenlet::state::dead) {
+    prev.fctx_ = fctx;
+    return;
+  }
+  if (prev.stack_lo_) {
+    ts.stacks.release(prev.stack_lo_, prev.stack_size_);
+    prev.stack_lo_ = nullptr;
+  }
+  prev.after_death();  // may free prev
+}
+
+greenlet* switch_access::run_body(greenlet& g) noexcept { return g.body(); }
+
+void switch_access::prepare(thread_state& ts, greenlet& g) {
+  g.stack_lo_ = ts.stacks.acquire(g.stack_size_);
+  g.fctx_ = bctx::make_fcontext(g.stack_lo_ + g.stack_size_, g.stack_size_, &entry);
+  g.asan_bottom_ = g.stack_lo_;
+  g.asan_size_ = g.stack_size_;
+  g.state_ = greenlet::state::active;
+}
+
+void switch_access::rethrow_pending(greenlet& self) {
+  std::exception_ptr e = std::move(self.pending_);
+  self.pending_ = nullptr;
+  self.kill_delivered_ = false;  // delivered: a later kill raises again
+  std::rethrow_exception(std::move(e));
+}
+
+value switch_access::resume_value(greenlet& self) {
+  check_pending(self);
+  return std::move(self.inbox_);
+}
+
+void switch_access::enter(thread_state& ts, greenlet& from, greenlet& to) {
+  if (to.state_ == greenlet::state::fresh) prepare(ts, to);
+  jump(ts, from, to);
+}
+
+}  // namespace detail
+
+using detail::switch_access;
+
+greenlet::greenlet(kind k, greenlet* parent, std::size_t stack_size)
+    : stack_size_(k == kind::root ? 0 : detail::round_stack_size(stack_size)),
+      kind_(k),
+      id_(k == kind::root ? 0 : detail::g_next_id.fetch_add(1, std::memory_order_relaxed)) {
+  if (k == kind::root) {
+    state_ = state::active;
+    return;
+  }
+  detail::thread_state& ts = detail::state();
+  home_ = &ts;
+  parent_ = parent ? parent : ts.current;
+}
+
+greenlet::~greenlet() {
+  if (kind_ == kind::root || state_ != state::active) return;
+  detail::thread_state* ts = detail::tls_state;
+  GREENRING_ASSERT(ts == home_, "a suspended greenlet was destroyed on another thread");
+  GREENRING_ASSERT(ts->current != this, "a greenlet cannot destroy itself while it runs");
+  parent_ = ts->current;
+  try {
+    throw_into(greenlet_exit{});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "greenring: greenlet %llu \"%s\" raised while being destroyed: %s\n",
+                 static_cast<unsigned long long>(id_), name_.c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "greenring: greenlet %llu \"%s\" raised a non-std exception while being destroyed\n",
+                 static_cast<unsigned long long>(id_), name_.c_str());
+  }
+  GREENRING_ASSERT(state_ == state::dead,
+                   "a greenlet swallowed greenlet_exit and switched away while being destroyed");
+}
+
+greenlet& greenlet::current() { return *detail::state().current; }
+
+value greenlet::run(value arg) { return fn_ ? fn_(std::move(arg)) : value{}; }
+
+greenlet* greenlet::body() noexcept {
+  greenlet* target;
+  {
+    std::exception_ptr err = std::move(pending_);
+    pending_ = nullptr;
+    value result;
+    if (!err) {
+      try {
+        result = run(std::move(inbox_));
+      } catch (const greenlet_exit&) {
+        // exiting on request is a normal death: the parent gets an empty value
+      } catch (...) {
+        err = std::current_exception();
+      }
+    }
+    fn_ = nullptr;
+    state_ = state::dead;
+    target = parent_;
+    while (target->dead() || !target->started()) target = target->parent_;
+    if (err)
+      target->pending_ = std::move(err);
+    else
+      target->inbox_ = std::move(result);
+  }
+  return target;
+}
+
+value greenlet::switch_to(value v) {
+  detail::thread_state& ts = detail::state();
+  if (home_ != &ts)
+    throw std::logic_error("greenring: switch_to: greenlet " + std::to_string(id_) +
+                           " belongs to another thread");
+  if (dead()) throw std::logic_error("greenring: switch_to: greenlet " + std::to_string(id_) + " is dead");
+  greenlet& self = *ts.current;
+  if (this == &self) return v;
+  inbox_ = std::move(v);
+  try {
+    switch_access::enter(ts, self, *this);
+  } catch (...) {
+    inbox_.reset();  // the stack could not be mapped; nothing switched
+    throw;
+  }
+  return switch_access::resume_value(self);
+}
+
+value greenlet::throw_into(std::exception_ptr e) {
+  detail::thread_state& ts = detail::state();
+  if (home_ != &ts)
+    throw std::logic_error("greenring: throw_into: greenlet " + std::to_string(id_) +
+                           " belongs to another thread");
+  if (dead()) throw std::logic_error("greenring: throw_into: greenlet " + std::to_string(id_) + " is dead");
+  if (!e) e = std::make_exception_ptr(greenlet_exit{});
+  greenlet& self = *ts.current;
+  if (this == &self) std::rethrow_exception(e);
+  if (state_ == state::fresh) {
+    // Dies without running; the exception goes where its result would.
+    state_ = state::dead;
+    fn_ = nullptr;
+    greenlet* target = parent_;
+    while (target->dead() || !target->started()) target = target->parent_;
+    bool is_exit = false;
+    try {
+      std::rethrow_exception(e);
+    } catch (const greenlet_exit&) {
+      is_exit = true;
+    } catch (...) {
+    }
+    if (is_exit)
+      target->inbox_.reset();
+    else
+      target->pending_ = e;
+    if (target != &self) switch_access::jump(ts, self, *target);
+    return switch_access::resume_value(self);
+  }
+  pending_ = std::move(e);
+  switch_access::jump(ts, self, *this);
+  return switch_access::resume_value(self);
+}
+
+void greenlet::set_parent(greenlet& p) {
+  if (p.home_ != home_)
+    throw std::logic_error("greenring: set_parent: the new parent belongs to another thread");
+  for (greenlet* g = &p; g; g = g->parent_)
+    if (g == this) throw std::invalid_argument("greenring: set_parent: cyclic parent chain");
+  parent_ = &p;
+}
+
+}  // namespace greenring

@@ -1,0 +1,261 @@
+// greenring — the hub: ready queue, timers, the io_uring wait.
+//
+// Invariants: a greenlet is in the ready queue at most once (`scheduled_`);
+// timer callbacks and completion callbacks only make greenlets ready, they
+// never switch; the hub greenlet never blocks except in the ring wait; a
+// greenlet's frame that registered a timer or waiter removes it on every way
+// out (RAII), so the hub never points into a dead frame.
+#include "detail/hub.hpp"
+
+#include "detail/assert.hpp"
+
+#include <greenring/hub.hpp>
+#include <greenring/task.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace greenring::detail {
+
+hub_greenlet::hub_greenlet(hub& h) : greenlet(kind::hub, nullptr, 256 * 1024), hub_(h) {
+  set_name("hub");
+}
+
+greenlet* hub_greenlet::body() noexcept { return hub_.run_loop(); }
+
+greenlet* hub::run_loop() noexcept {
+  loop();
+  self_.state_ = greenlet::state::dead;
+  return &ts_.root;
+}
+
+hub::hub(thread_state& ts) : ts_(ts), self_(*this) {
+  self_.parent_ = &ts.root;
+  switch_access::prepare(ts, self_);
+}
+
+hub::~hub() {
+  // Let the hub greenlet's loop return so its stack goes back to the pool.
+  stopping_ = true;
+  greenlet& cur = *ts_.current;
+  if (self_.state_ == greenlet::state::active && &cur != &self_) switch_access::jump(ts_, cur, self_);
+}
+
+hub& hub::create(thread_state& ts) {
+  auto* h = new hub(ts);
+  ts.hub_ = h;
+  return *h;
+}
+
+void hub::schedule(greenlet& g) noexcept {
+  if (g.scheduled_ || g.state_ == greenlet::state::dead) return;
+  g.scheduled_ = true;
+  g.rq_next_ = nullptr;
+  g.rq_prev_ = ready_tail_;
+  if (ready_tail_)
+    ready_tail_->rq_next_ = &g;
+  else
+    ready_head_ = &g;
+  ready_tail_ = &g;
+  ++ready_count_;
+}
+
+void hub::unschedule(greenlet& g) noexcept {
+  if (!g.scheduled_) return;
+  g.scheduled_ = false;
+  if (g.rq_prev_)
+    g.rq_prev_->rq_next_ = g.rq_next_;
+  else
+    ready_head_ = g.rq_next_;
+  if (g.rq_next_)
+    g.rq_next_->rq_prev_ = g.rq_prev_;
+  else
+    ready_tail_ = g.rq_prev_;
+  g.rq_prev_ = g.rq_next_ = nullptr;
+  --ready_count_;
+}
+
+greenlet* hub::pick_next() noexcept {
+  for (;;) {
+    greenlet* g = ready_head_;
+    if (!g || ++since_poll_ > poll_interval) return &self_;
+    ready_head_ = g->rq_next_;
+    if (ready_head_)
+      ready_head_->rq_prev_ = nullptr;
+    else
+      ready_tail_ = nullptr;
+    g->scheduled_ = false;
+    --ready_count_;
+    if (__builtin_expect(g->state_ == greenlet::state::fresh, 0)) {
+      try {
+        switch_access::prepare(ts_, *g);
+      } catch (...) {
+        // No stack for it (vm.max_map_count, memory): the task fails with
+        // that error; everything else keeps running.
+        static_cast<task_base*>(g)->finish_unstarted(std::current_exception());
+        continue;
+      }
+    }
+    return g;
+  }
+}
+
+void hub::block(const char* what) {
+  greenlet& cur = *ts_.current;
+  GREENRING_ASSERT(&cur != &self_, "a blocking call was made on the hub greenlet");
+  cur.waiting_on_ = what;
+  greenlet* next = pick_next();
+  if (next != &cur) switch_access::jump(ts_, cur, *next);
+  cur.waiting_on_ = nullptr;
+  switch_access::check_pending(cur);
+}
+
+void hub::yield() {
+  greenlet& cur = *ts_.current;
+  GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
+  schedule(cur);
+  greenlet* next = pick_next();
+  if (next != &cur) switch_access::jump(ts_, cur, *next);
+  switch_access::check_pending(cur);
+}
+
+void hub::loop() noexcept {
+  while (!stopping_) {
+    since_poll_ = 0;
+    if (!heap_.empty()) fire_due();
+    if (ready_head_) {
+      if (ring_.in_flight() || ring_.queued()) ring_.poll();
+    } else if (!heap_.empty() || ring_.in_flight() || ring_.queued()) {
+      ring_.wait(heap_.empty() ? clock::time_point::max() : heap_.front().when);
+      if (!heap_.empty()) fire_due();
+    } else {
+      deliver_loop_exit();
+    }
+    greenlet* next = pick_next();
+    if (next != &self_) switch_access::jump(ts_, self_, *next);
+  }
+}
+
+void hub::fire_due() noexcept {
+  const auto now = clock::now();
+  while (!heap_.empty() && heap_.front().when <= now) {
+    timer_node* n = heap_.front().node;
+    cancel(*n);
+    n->fire(n);
+  }
+}
+
+std::string hub::describe_waiters() const {
+  std::string s;
+  auto add = [&s](const greenlet& g, const char* kind) {
+    if (g.scheduled_ || g.dead()) return;
+    s += "\n  ";
+    s += kind;
+    s += ' ';
+    s += std::to_string(g.id());
+    if (!g.name().empty()) s += " \"" + g.name() + "\"";
+    s += g.waiting_on_ ? std::string(" waiting in ") + g.waiting_on_ : std::string(" suspended");
+  };
+  add(ts_.root, "main greenlet");
+  for (task_base* t = live_head_; t; t = t->live_next_)
+    if (t->started()) add(*t, "task");
+  return s;
+}
+
+void hub::deliver_loop_exit() noexcept {
+  greenlet& root = ts_.root;
+  if (!root.pending_) {
+    root.pending_ = std::make_exception_ptr(loop_exit(
+        "greenring: this operation would block forever: no task is ready, no timer is armed and no IO is "
+        "in flight. Waiting:" +
+        describe_waiters()));
+  }
+  schedule(root);
+}
+
+void hub::arm(timer_node& t, clock::time_point when) {
+  if (t.armed()) cancel(t);
+  heap_.push_back(heap_entry{when, ++timer_seq_, &t});
+  t.when = when;
+  t.index = heap_.size() - 1;
+  sift_up(heap_.size() - 1);
+}
+
+void hub::cancel(timer_node& t) noexcept {
+  if (!t.armed()) return;
+  const std::size_t i = t.index;
+  t.index = timer_node::npos;
+  heap_entry last = heap_.back();
+  heap_.pop_back();
+  if (i < heap_.size()) {
+    place(i, last);
+    sift_down(i);
+    sift_up(last.node->index);
+  }
+}
+
+void hub::sift_up(std::size_t i) noexcept {
+  heap_entry e = heap_[i];
+  while (i > 0) {
+    std::size_t parent = (i - 1) / 2;
+    if (!before(e, heap_[parent])) break;
+    place(i, heap_[parent]);
+    i = parent;
+  }
+  place(i, e);
+}
+
+void hub::sift_down(std::size_t i) noexcept {
+  const std::size_t n = heap_.size();
+  heap_entry e = heap_[i];
+  for (;;) {
+    std::size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && before(heap_[c + 1], heap_[c])) ++c;
+    if (!before(heap_[c], e)) break;
+    place(i, heap_[c]);
+    i = c;
+  }
+  place(i, e);
+}
+
+void hub::add_task(task_base& t) noexcept {
+  t.live_prev_ = nullptr;
+  t.live_next_ = live_head_;
+  if (live_head_) live_head_->live_prev_ = &t;
+  live_head_ = &t;
+  ++live_count_;
+}
+
+void hub::remove_task(task_base& t) noexcept {
+  if (t.live_prev_)
+    t.live_prev_->live_next_ = t.live_next_;
+  else
+    live_head_ = t.live_next_;
+  if (t.live_next_) t.live_next_->live_prev_ = t.live_prev_;
+  t.live_prev_ = t.live_next_ = nullptr;
+  --live_count_;
+}
+
+void hub::kill_all() {
+  greenlet& cur = *ts_.current;
+  for (int round = 0; round < 100; ++round) {
+    std::vector<any_task> victims;
+    for (task_base* t = live_head_; t; t = t->live_next_) {
+      if (t == &cur) continue;
+      t->add_ref();
+      victims.push_back(task<void>(adopt_t{}, t));
+    }
+    if (victims.empty()) return;
+    for (auto& t : victims) detail_get(t)->kill_async(nullptr);
+    try {
+      for (auto& t : victims) t.join();
+    } catch (const loop_exit&) {
+      // A task swallowed greenlet_exit and now waits on nothing: kill again.
+    }
+  }
+  std::fprintf(stderr, "greenring: %zu task(s) refused to exit after 100 kills; leaving them\n", live_count_);
+}
+
+}  // namespace greenring::detail

@@ -1,0 +1,148 @@
+// greenring — coroutine stacks.
+//
+// Invariants: a stack handed out is always guarded; the pool only holds
+// stacks no greenlet uses; under ASan a released stack is unpoisoned, since a
+// greenlet that died never popped its frames' redzones.
+#include "detail/stack.hpp"
+
+#include "detail/assert.hpp"
+
+#include <greenring/greenlet.hpp>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <new>
+#include <string>
+#include <system_error>
+
+#ifdef GREENRING_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+namespace greenring::detail {
+namespace {
+
+// 0 = unknown, 1 = madvise guard works, 2 = use mprotect.
+std::atomic<int> g_guard_mode{0};
+thread_local long t_fail_after = -1;
+
+std::size_t page_size() noexcept {
+  static const std::size_t p = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+[[noreturn]] void throw_map_error(int err, const char* what, std::size_t size) {
+  std::string msg = "greenring: cannot map a " + std::to_string(size) +
+                    "-byte coroutine stack (" + what +
+                    "); the process may have reached vm.max_map_count "
+                    "(see /proc/sys/vm/max_map_count) or its memory limit";
+  throw std::system_error(err, std::generic_category(), msg);
+}
+
+bool install_guard(char* base) noexcept {
+  int mode = g_guard_mode.load(std::memory_order_relaxed);
+  if (mode != 2) {
+    if (::madvise(base, guard_size, MADV_GUARD_INSTALL) == 0) {
+      g_guard_mode.store(1, std::memory_order_relaxed);
+      return true;
+    }
+    if (errno != EINVAL) return false;
+    g_guard_mode.store(2, std::memory_order_relaxed);
+  }
+  return ::mprotect(base, guard_size, PROT_NONE) == 0;
+}
+
+}  // namespace
+
+std::size_t round_stack_size(std::size_t requested) noexcept {
+  const std::size_t p = page_size();
+  if (requested < greenlet::min_stack_size) requested = greenlet::min_stack_size;
+  if (requested > (std::size_t{1} << 40)) requested = std::size_t{1} << 40;
+  return (requested + p - 1) / p * p;
+}
+
+const char* guard_mode() noexcept {
+  return g_guard_mode.load(std::memory_order_relaxed) == 2 ? "mprotect" : "madvise";
+}
+
+void stack_fail_after(long n) noexcept { t_fail_after = n; }
+
+stack_pool::~stack_pool() {
+  for (auto& b : buckets_)
+    for (char* lo : b.free) ::munmap(lo - guard_size, b.size + guard_size);
+}
+
+stack_pool::bucket& stack_pool::bucket_for(std::size_t size) {
+  for (auto& b : buckets_)
+    if (b.size == size) return b;
+  buckets_.push_back(bucket{size, {}});
+  return buckets_.back();
+}
+
+std::size_t stack_pool::pooled() const noexcept {
+  std::size_t n = 0;
+  for (const auto& b : buckets_) n += b.free.size();
+  return n;
+}
+
+char* stack_pool::acquire(std::size_t size) {
+  bucket& b = bucket_for(size);
+  if (b.free.empty()) refill(b);
+  char* lo = b.free.back();
+  b.free.pop_back();
+  ++in_use_;
+  return lo;
+}
+
+// Maps several stacks at once: one mmap for the lot, and a guard per stack.
+// Neighbours in one mapping stay one VMA (madvise guards split nothing), and
+// nothing else (an ASan fake stack, say) can land between them.
+void stack_pool::refill(bucket& b) {
+  const std::size_t size = b.size;
+  if (t_fail_after >= 0 && t_fail_after-- == 0) throw_map_error(ENOMEM, "mmap: injected failure", size);
+  const std::size_t span = size + guard_size;
+  std::size_t count = (8u << 20) / span;
+  if (count < 1) count = 1;
+  if (count > 128) count = 128;
+  b.free.reserve(b.free.size() + count);
+  void* m = ::mmap(nullptr, span * count, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (m == MAP_FAILED) throw_map_error(errno, "mmap", size);
+  char* base = static_cast<char*>(m);
+  for (std::size_t i = count; i-- > 0;) {
+    char* s = base + i * span;
+    if (!install_guard(s)) {
+      const int err = errno;
+      ::munmap(base, span * (i + 1));  // the ones already guarded stay in the pool
+      throw_map_error(err, "guard page", size);
+    }
+    b.free.push_back(s + guard_size);
+  }
+}
+
+void stack_pool::release(char* lo, std::size_t size) noexcept {
+  --in_use_;
+#ifdef GREENRING_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(lo, size);
+#endif
+  bucket* b = nullptr;
+  for (auto& x : buckets_)
+    if (x.size == size) b = &x;
+  if (b && b->free.size() < max_pooled_per_size) {
+    try {
+      b->free.push_back(lo);
+      return;
+    } catch (const std::bad_alloc&) {  // no memory for the pool index: unmap instead
+    }
+  }
+  ::munmap(lo - guard_size, size + guard_size);
+}
+
+}  // namespace greenring::detail

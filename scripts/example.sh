@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds greenring (release) and runs its main examples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+greenring_install_deps
+[ -d build-release ] || meson setup build-release --buildtype=release -Dtests=false -Dbenchmarks=false >/dev/null
+meson compile -C build-release -j2 >/dev/null
+for ex in greenlet_switch spawn_joinall; do
+  echo "== examples/$ex"
+  ./build-release/examples/$ex
+done
