@@ -25,9 +25,6 @@
 #include <stdexcept>
 #include <string>
 
-#ifdef GREENRING_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
 
 namespace bctx = boost::context::detail;
 
@@ -80,22 +77,6 @@ thread_state* init_thread_state() {
   return &instance;
 }
 
-void switch_access::jump(thread_state& ts, greenlet& from, greenlet& to) noexcept {
-  eh_globals* g = ts.eh;
-  from.eh_caught_ = g->caught;
-  from.eh_uncaught_ = g->uncaught;
-  g->caught = to.eh_caught_;
-  g->uncaught = to.eh_uncaught_;
-  ts.current = &to;
-  void* fctx = to.fctx_;
-  to.fctx_ = nullptr;
-#ifdef GREENRING_ASAN
-  __sanitizer_start_switch_fiber(from.state_ == greenlet::state::dead ? nullptr : &from.asan_fake_,
-                                 to.asan_bottom_, to.asan_size_);
-#endif
-  after_jump(bctx::jump_fcontext(fctx, &from));
-}
-
 namespace {
 
 void after_jump(bctx::transfer_t t) noexcept {
@@ -113,14 +94,7 @@ void after_jump(bctx::transfer_t t) noexcept {
 
 }  // namespace
 
-void switch_access::finish(thread_state& ts, greenlet& prev, void* fctx) noexcept {
-#ifdef GREENRING_ASAN
-  __sanitizer_finish_switch_fiber(ts.current->asan_fake_, &prev.asan_bottom_, &prev.asan_size_);
-#endif
-  if (prev.state_ != greenlet::state::dead) {
-    prev.fctx_ = fctx;
-    return;
-  }
+void switch_access::release_dead(thread_state& ts, greenlet& prev) noexcept {
   if (prev.stack_lo_) {
     ts.stacks.release(prev.stack_lo_, prev.stack_size_);
     prev.stack_lo_ = nullptr;
@@ -143,16 +117,6 @@ void switch_access::rethrow_pending(greenlet& self) {
   self.pending_ = nullptr;
   self.kill_delivered_ = false;  // delivered: a later kill raises again
   std::rethrow_exception(std::move(e));
-}
-
-value switch_access::resume_value(greenlet& self) {
-  check_pending(self);
-  return std::move(self.inbox_);
-}
-
-void switch_access::enter(thread_state& ts, greenlet& from, greenlet& to) {
-  if (to.state_ == greenlet::state::fresh) prepare(ts, to);
-  jump(ts, from, to);
 }
 
 }  // namespace detail

@@ -111,15 +111,6 @@ void hub::block(const char* what) {
   switch_access::check_pending(cur);
 }
 
-void hub::yield() {
-  greenlet& cur = *ts_.current;
-  GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
-  schedule(cur);
-  greenlet* next = pick_next();
-  if (next != &cur) switch_access::jump(ts_, cur, *next);
-  switch_access::check_pending(cur);
-}
-
 void hub::loop() noexcept {
   while (!stopping_) {
     since_poll_ = 0;

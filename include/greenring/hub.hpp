@@ -29,12 +29,22 @@ template <class Rep, class Period>
 void sleep(std::chrono::duration<Rep, Period> d) {
   sleep(detail::to_duration(d));
 }
-/// gevent's spelling: `sleep(0)`, `sleep(0.25)` (seconds).
-inline void sleep(double seconds) { sleep(std::chrono::duration<double>(seconds)); }
-inline void sleep(int seconds) { sleep(std::chrono::seconds(seconds)); }
-
 /// Same as sleep(0).
 void yield();
+
+/// gevent's spelling: `sleep(0)`, `sleep(0.25)` (seconds).
+inline void sleep(double seconds) {
+  if (!(seconds > 0))
+    yield();
+  else
+    sleep(std::chrono::duration<double>(seconds));
+}
+inline void sleep(int seconds) {
+  if (seconds <= 0)
+    yield();
+  else
+    sleep(std::chrono::seconds(seconds));
+}
 
 /// Runs `fn()` as a task on this thread's hub, waits for it, then kills and
 /// unwinds every task still alive on the hub. Returns fn's result or

@@ -59,8 +59,16 @@ class hub {
   /// Suspends the current greenlet until something schedules it again.
   /// Throws what was raised into it meanwhile (kill, timeout, loop_exit).
   void block(const char* what);
-  /// sleep(0): lets every other ready greenlet run, then returns.
-  void yield();
+  /// sleep(0): lets every other ready greenlet run, then returns. Inlined
+  /// into its callers to keep the switch's return path short (see jump()).
+  [[gnu::always_inline]] inline void yield() {
+    greenlet& cur = *ts_.current;
+    GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
+    schedule(cur);
+    greenlet* next = pick_next();
+    if (next != &cur) switch_access::jump(ts_, cur, *next);
+    switch_access::check_pending(cur);
+  }
 
   void arm(timer_node& t, clock::time_point when);
   void cancel(timer_node& t) noexcept;

@@ -6,9 +6,16 @@
 // path costs no __tls_get_addr call.
 #pragma once
 
+#include "assert.hpp"
 #include "stack.hpp"
 
 #include <greenring/greenlet.hpp>
+
+#include <boost/context/detail/fcontext.hpp>
+
+#ifdef GREENRING_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace greenring::detail {
 
@@ -51,20 +58,57 @@ inline thread_state& state() {
 struct switch_access {
   /// Suspends `from` (the running greenlet) and resumes `to`, whose stack is
   /// mapped. Returns when something switches back to `from`.
-  static void jump(thread_state& ts, greenlet& from, greenlet& to) noexcept;
+  ///
+  /// Always inlined: Boost's jump_fcontext leaves by `jmp`, not `ret`, so the
+  /// return-stack predictor is off by one after every switch and each
+  /// function return between the switch and user code is mispredicted.
+  /// Keeping the jump in the public entry point leaves one such return.
+  [[gnu::always_inline]] static inline void jump(thread_state& ts, greenlet& from, greenlet& to) noexcept {
+    eh_globals* g = ts.eh;
+    from.eh_caught_ = g->caught;
+    from.eh_uncaught_ = g->uncaught;
+    g->caught = to.eh_caught_;
+    g->uncaught = to.eh_uncaught_;
+    ts.current = &to;
+    void* fctx = to.fctx_;
+    to.fctx_ = nullptr;
+#ifdef GREENRING_ASAN
+    __sanitizer_start_switch_fiber(from.state_ == greenlet::state::dead ? nullptr : &from.asan_fake_,
+                                   to.asan_bottom_, to.asan_size_);
+#endif
+    auto t = boost::context::detail::jump_fcontext(fctx, &from);
+    finish(*tls_state, *static_cast<greenlet*>(t.data), t.fctx);
+  }
   /// Maps the stack of a fresh greenlet and makes its entry context.
   static void prepare(thread_state& ts, greenlet& g);
   /// What the resumed greenlet gets: throws its pending exception, if any.
-  static value resume_value(greenlet& self);
+  [[gnu::always_inline]] static inline value resume_value(greenlet& self) {
+    check_pending(self);
+    return std::move(self.inbox_);
+  }
   static void check_pending(greenlet& self) {
     if (__builtin_expect(static_cast<bool>(self.pending_), 0)) rethrow_pending(self);
   }
   [[noreturn]] static void rethrow_pending(greenlet& self);
   /// Switches from the running greenlet to `to`, mapping `to`'s stack first
   /// when it is fresh; a value/exception for `to` must already be stored.
-  static void enter(thread_state& ts, greenlet& from, greenlet& to);
-  /// Completes a switch on the resumed side (see greenlet.cpp).
-  static void finish(thread_state& ts, greenlet& prev, void* fctx) noexcept;
+  [[gnu::always_inline]] static inline void enter(thread_state& ts, greenlet& from, greenlet& to) {
+    if (__builtin_expect(to.state_ == greenlet::state::fresh, 0)) prepare(ts, to);
+    jump(ts, from, to);
+  }
+  /// Completes a switch on the resumed side: records where `prev` stopped,
+  /// or releases its stack when it died.
+  [[gnu::always_inline]] static inline void finish(thread_state& ts, greenlet& prev, void* fctx) noexcept {
+#ifdef GREENRING_ASAN
+    __sanitizer_finish_switch_fiber(ts.current->asan_fake_, &prev.asan_bottom_, &prev.asan_size_);
+#endif
+    if (__builtin_expect(prev.state_ != greenlet::state::dead, 1)) {
+      prev.fctx_ = fctx;
+      return;
+    }
+    release_dead(ts, prev);
+  }
+  static void release_dead(thread_state& ts, greenlet& prev) noexcept;
   static greenlet* run_body(greenlet& g) noexcept;
 
   static const char* stack_lo(const greenlet& g) noexcept { return g.stack_lo_; }
