@@ -35,7 +35,19 @@ thread_local thread_state* tls_state __attribute__((tls_model("initial-exec"))) 
 
 namespace {
 std::atomic<std::uint64_t> g_next_id{1};
-thread_local bool t_state_gone = false;
+thread_local bool t_state_gone __attribute__((tls_model("initial-exec"))) = false;
+// Ids are unique per process; threads take them 1024 at a time so that
+// creating a greenlet costs no atomic read-modify-write.
+thread_local std::uint64_t t_id_next __attribute__((tls_model("initial-exec"))) = 0;
+thread_local std::uint64_t t_id_end __attribute__((tls_model("initial-exec"))) = 0;
+
+std::uint64_t next_id() noexcept {
+  if (__builtin_expect(t_id_next == t_id_end, 0)) {
+    t_id_next = g_next_id.fetch_add(1024, std::memory_order_relaxed);
+    t_id_end = t_id_next + 1024;
+  }
+  return t_id_next++;
+}
 
 void after_jump(bctx::transfer_t t) noexcept;
 }  // namespace
@@ -126,7 +138,7 @@ using detail::switch_access;
 greenlet::greenlet(kind k, greenlet* parent, std::size_t stack_size)
     : stack_size_(k == kind::root ? 0 : detail::round_stack_size(stack_size)),
       kind_(k),
-      id_(k == kind::root ? 0 : detail::g_next_id.fetch_add(1, std::memory_order_relaxed)) {
+      id_(k == kind::root ? 0 : detail::next_id()) {
   if (k == kind::root) {
     state_ = state::active;
     return;

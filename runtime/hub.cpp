@@ -118,6 +118,11 @@ void hub::loop() noexcept {
     if (ready_head_) {
       if (ring_.in_flight() || ring_.queued()) ring_.poll();
     } else if (!heap_.empty() || ring_.in_flight() || ring_.queued()) {
+      // Idle: return the pages of surplus free stacks, a batch at a time.
+      if (!ts_.stacks.trim(256)) {
+        ring_.poll();
+        continue;
+      }
       ring_.wait(heap_.empty() ? clock::time_point::max() : heap_.front().when);
       if (!heap_.empty()) fire_due();
     } else {

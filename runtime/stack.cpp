@@ -31,7 +31,7 @@ namespace {
 
 // 0 = unknown, 1 = madvise guard works, 2 = use mprotect.
 std::atomic<int> g_guard_mode{0};
-thread_local long t_fail_after = -1;
+thread_local long t_fail_after __attribute__((tls_model("initial-exec"))) = -1;
 
 std::size_t page_size() noexcept {
   static const std::size_t p = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -62,6 +62,7 @@ bool install_guard(char* base) noexcept {
 }  // namespace
 
 std::size_t round_stack_size(std::size_t requested) noexcept {
+  if (requested == greenlet::default_stack_size) return requested;  // page multiple already
   const std::size_t p = page_size();
   if (requested < greenlet::min_stack_size) requested = greenlet::min_stack_size;
   if (requested > (std::size_t{1} << 40)) requested = std::size_t{1} << 40;
@@ -75,14 +76,14 @@ const char* guard_mode() noexcept {
 void stack_fail_after(long n) noexcept { t_fail_after = n; }
 
 stack_pool::~stack_pool() {
-  for (auto& b : buckets_)
-    for (char* lo : b.free) ::munmap(lo - guard_size, b.size + guard_size);
+  // Whole chunks: unmapping stacks one by one would split mappings.
+  for (const auto& c : chunks_) ::munmap(c.base, c.length);
 }
 
 stack_pool::bucket& stack_pool::bucket_for(std::size_t size) {
   for (auto& b : buckets_)
     if (b.size == size) return b;
-  buckets_.push_back(bucket{size, {}});
+  buckets_.push_back(bucket{size, 0, 0, {}});
   return buckets_.back();
 }
 
@@ -97,8 +98,20 @@ char* stack_pool::acquire(std::size_t size) {
   if (b.free.empty()) refill(b);
   char* lo = b.free.back();
   b.free.pop_back();
+  if (b.cold > b.free.size()) b.cold = b.free.size();  // took a trimmed one
   ++in_use_;
   return lo;
+}
+
+bool stack_pool::trim(std::size_t budget) noexcept {
+  for (auto& b : buckets_) {
+    while (b.free.size() - b.cold > max_warm_per_size) {
+      if (budget-- == 0) return false;
+      ::madvise(b.free[b.cold], b.size, MADV_DONTNEED);
+      ++b.cold;
+    }
+  }
+  return true;
 }
 
 // Maps several stacks at once: one mmap for the lot, and a guard per stack.
@@ -111,20 +124,23 @@ void stack_pool::refill(bucket& b) {
   std::size_t count = (8u << 20) / span;
   if (count < 1) count = 1;
   if (count > 128) count = 128;
-  b.free.reserve(b.free.size() + count);
+  // Room for every stack of this size to come back, so release never allocates.
+  b.free.reserve(b.mapped + count);
+  chunks_.reserve(chunks_.size() + 1);
   void* m = ::mmap(nullptr, span * count, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (m == MAP_FAILED) throw_map_error(errno, "mmap", size);
   char* base = static_cast<char*>(m);
-  for (std::size_t i = count; i-- > 0;) {
-    char* s = base + i * span;
-    if (!install_guard(s)) {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!install_guard(base + i * span)) {
       const int err = errno;
-      ::munmap(base, span * (i + 1));  // the ones already guarded stay in the pool
+      ::munmap(base, span * count);
       throw_map_error(err, "guard page", size);
     }
-    b.free.push_back(s + guard_size);
   }
+  chunks_.push_back(chunk{base, span * count});
+  b.mapped += count;
+  for (std::size_t i = count; i-- > 0;) b.free.push_back(base + i * span + guard_size);
 }
 
 void stack_pool::release(char* lo, std::size_t size) noexcept {
@@ -132,17 +148,12 @@ void stack_pool::release(char* lo, std::size_t size) noexcept {
 #ifdef GREENRING_ASAN
   ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
-  bucket* b = nullptr;
-  for (auto& x : buckets_)
-    if (x.size == size) b = &x;
-  if (b && b->free.size() < max_pooled_per_size) {
-    try {
-      b->free.push_back(lo);
+  for (auto& b : buckets_) {
+    if (b.size == size) {
+      b.free.push_back(lo);  // capacity was reserved when the stack was mapped
       return;
-    } catch (const std::bad_alloc&) {  // no memory for the pool index: unmap instead
     }
   }
-  ::munmap(lo - guard_size, size + guard_size);
 }
 
 }  // namespace greenring::detail

@@ -25,7 +25,9 @@ namespace {
 
 constexpr std::size_t block_unit = 64;
 constexpr std::size_t block_classes = 16;
-constexpr std::size_t max_cached_per_class = 4096;
+// Records kept for reuse, per size class: up to 64 MiB each, so a burst of
+// spawns that repeats does not fault fresh pages in every time.
+constexpr std::size_t max_cached_bytes_per_class = 64u << 20;
 
 struct free_block {
   free_block* next;
@@ -37,8 +39,8 @@ struct free_lists {
   ~free_lists();
 };
 
-thread_local free_lists* t_lists = nullptr;
-thread_local bool t_lists_gone = false;
+thread_local free_lists* t_lists __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local bool t_lists_gone __attribute__((tls_model("initial-exec"))) = false;
 
 free_lists::~free_lists() {
   for (std::size_t c = 0; c < block_classes; ++c) {
@@ -87,7 +89,7 @@ void* task_alloc(std::size_t size) {
 void task_free(void* p, std::size_t size) noexcept {
   const std::size_t c = (size + block_unit - 1) / block_unit - 1;
   if (c < block_classes) {
-    if (free_lists* l = lists(); l && l->count[c] < max_cached_per_class) {
+    if (free_lists* l = lists(); l && l->count[c] < max_cached_bytes_per_class / ((c + 1) * block_unit)) {
       auto* b = static_cast<free_block*>(p);
       b->next = l->head[c];
       l->head[c] = b;

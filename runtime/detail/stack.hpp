@@ -34,17 +34,29 @@ class stack_pool {
   std::size_t in_use() const noexcept { return in_use_; }
   std::size_t pooled() const noexcept;
 
-  /// Stacks kept per size; the rest are unmapped when freed.
-  static constexpr std::size_t max_pooled_per_size = 1024;
+  /// Returns the pages of free stacks beyond `max_warm_per_size` per size
+  /// (MADV_DONTNEED; the mapping and its guard stay), at most `budget` of
+  /// them; false when more remain. The hub calls it when it is idle, so
+  /// freeing stacks on the hot path never costs a syscall.
+  bool trim(std::size_t budget) noexcept;
+
+  static constexpr std::size_t max_warm_per_size = 1024;
 
  private:
   struct bucket {
     std::size_t size;
+    std::size_t mapped;  // stacks of this size ever mapped
+    std::size_t cold;    // free[0, cold) have had their pages returned
     std::vector<char*> free;
   };
   bucket& bucket_for(std::size_t size);
   void refill(bucket& b);
+  struct chunk {
+    char* base;
+    std::size_t length;
+  };
   std::vector<bucket> buckets_;
+  std::vector<chunk> chunks_;
   std::size_t in_use_ = 0;
 };
 
