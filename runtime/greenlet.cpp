@@ -31,7 +31,7 @@ namespace bctx = boost::context::detail;
 namespace greenring {
 namespace detail {
 
-thread_local thread_state* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local thread_state* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
 std::atomic<std::uint64_t> g_next_id{1};

@@ -48,19 +48,6 @@ hub& hub::create(thread_state& ts) {
   return *h;
 }
 
-void hub::schedule(greenlet& g) noexcept {
-  if (g.scheduled_ || g.state_ == greenlet::state::dead) return;
-  g.scheduled_ = true;
-  g.rq_next_ = nullptr;
-  g.rq_prev_ = ready_tail_;
-  if (ready_tail_)
-    ready_tail_->rq_next_ = &g;
-  else
-    ready_head_ = &g;
-  ready_tail_ = &g;
-  ++ready_count_;
-}
-
 void hub::unschedule(greenlet& g) noexcept {
   if (!g.scheduled_) return;
   g.scheduled_ = false;
@@ -76,28 +63,18 @@ void hub::unschedule(greenlet& g) noexcept {
   --ready_count_;
 }
 
-greenlet* hub::pick_next() noexcept {
+greenlet* hub::start_fresh(greenlet* g) noexcept {
   for (;;) {
-    greenlet* g = ready_head_;
-    if (!g || ++since_poll_ > poll_interval) return &self_;
-    ready_head_ = g->rq_next_;
-    if (ready_head_)
-      ready_head_->rq_prev_ = nullptr;
-    else
-      ready_tail_ = nullptr;
-    g->scheduled_ = false;
-    --ready_count_;
-    if (__builtin_expect(g->state_ == greenlet::state::fresh, 0)) {
-      try {
-        switch_access::prepare(ts_, *g);
-      } catch (...) {
-        // No stack for it (vm.max_map_count, memory): the task fails with
-        // that error; everything else keeps running.
-        static_cast<task_base*>(g)->finish_unstarted(std::current_exception());
-        continue;
-      }
+    try {
+      switch_access::prepare(ts_, *g);
+      return g;
+    } catch (...) {
+      // No stack for it (vm.max_map_count, memory): the task fails with
+      // that error; everything else keeps running.
+      static_cast<task_base*>(g)->finish_unstarted(std::current_exception());
     }
-    return g;
+    g = pick_next();
+    if (g->state_ != greenlet::state::fresh) return g;
   }
 }
 

@@ -54,7 +54,18 @@ class hub {
   greenlet& current() noexcept { return *ts_.current; }
 
   /// Makes `g` ready (no-op when already ready or dead).
-  void schedule(greenlet& g) noexcept;
+  [[gnu::always_inline]] inline void schedule(greenlet& g) noexcept {
+    if (g.scheduled_ || g.state_ == greenlet::state::dead) return;
+    g.scheduled_ = true;
+    g.rq_next_ = nullptr;
+    g.rq_prev_ = ready_tail_;
+    if (ready_tail_)
+      ready_tail_->rq_next_ = &g;
+    else
+      ready_head_ = &g;
+    ready_tail_ = &g;
+    ++ready_count_;
+  }
   void unschedule(greenlet& g) noexcept;
   /// Suspends the current greenlet until something schedules it again.
   /// Throws what was raised into it meanwhile (kill, timeout, loop_exit).
@@ -64,9 +75,16 @@ class hub {
   [[gnu::always_inline]] inline void yield() {
     greenlet& cur = *ts_.current;
     GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
-    schedule(cur);
-    greenlet* next = pick_next();
-    if (next != &cur) switch_access::jump(ts_, cur, *next);
+    if (__builtin_expect(ready_head_ != nullptr && since_poll_ < poll_interval && !cur.scheduled_, 1)) {
+      // Fast path: hand over to the head of the queue, queue ourselves.
+      greenlet* next = pick_next();
+      schedule(cur);
+      switch_access::jump(ts_, cur, *next);
+    } else {
+      schedule(cur);
+      greenlet* next = pick_next();
+      if (next != &cur) switch_access::jump(ts_, cur, *next);
+    }
     switch_access::check_pending(cur);
   }
 
@@ -81,7 +99,19 @@ class hub {
 
   /// Where a greenlet that stops running goes: the next ready one (stack
   /// mapped), or the hub greenlet.
-  greenlet* pick_next() noexcept;
+  [[gnu::always_inline]] inline greenlet* pick_next() noexcept {
+    greenlet* g = ready_head_;
+    if (!g || ++since_poll_ > poll_interval) return &self_;
+    ready_head_ = g->rq_next_;
+    if (ready_head_)
+      ready_head_->rq_prev_ = nullptr;
+    else
+      ready_tail_ = nullptr;
+    g->scheduled_ = false;
+    --ready_count_;
+    if (__builtin_expect(g->state_ == greenlet::state::fresh, 0)) return start_fresh(g);
+    return g;
+  }
 
   uring& ring() noexcept { return ring_; }
   greenlet& hub_greenlet_ref() noexcept { return self_; }
@@ -92,6 +122,7 @@ class hub {
  private:
   friend class hub_greenlet;
   static hub& create(thread_state& ts);
+  greenlet* start_fresh(greenlet* g) noexcept;
   greenlet* run_loop() noexcept;
   void loop() noexcept;
   void fire_due() noexcept;

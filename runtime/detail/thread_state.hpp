@@ -44,7 +44,8 @@ struct thread_state {
   void* altstack = nullptr;  // this thread's sigaltstack, when we installed one
 };
 
-extern thread_local thread_state* tls_state __attribute__((tls_model("initial-exec")));
+// constinit: no dynamic initialisation, so no TLS wrapper call on each access.
+extern constinit thread_local thread_state* tls_state __attribute__((tls_model("initial-exec")));
 
 thread_state* init_thread_state();
 
