@@ -28,6 +28,27 @@
 
 namespace bctx = boost::context::detail;
 
+#if defined(__x86_64__) && defined(__linux__)
+// transfer_t greenring_jump_fcontext(fcontext_t to, void* data): enters
+// Boost's jump_fcontext as if called from label 1, whose `ret` then returns
+// to our caller. The context saved for this side resumes at label 1, so the
+// `ret` there consumes the return-stack entry that this call pushed, and
+// the predictor stays in step. rax:rdx (the transfer_t) pass through.
+asm(R"(
+    .text
+    .p2align 4
+    .globl greenring_jump_fcontext
+    .hidden greenring_jump_fcontext
+    .type greenring_jump_fcontext, @function
+greenring_jump_fcontext:
+    leaq 1f(%rip), %rax
+    pushq %rax
+    jmp jump_fcontext@PLT
+1:  ret
+    .size greenring_jump_fcontext, .-greenring_jump_fcontext
+)");
+#endif
+
 namespace greenring {
 namespace detail {
 
