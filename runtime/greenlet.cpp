@@ -120,9 +120,23 @@ void after_jump(bctx::transfer_t t) noexcept {
   after_jump(t);
   thread_state& ts = *tls_state;
   greenlet* self = ts.current;
-  greenlet* next = switch_access::run_body(*self);
-  switch_access::jump(ts, *self, *next);
-  fatal(__FILE__, __LINE__, "a dead greenlet was resumed");
+  for (;;) {
+    greenlet* next = switch_access::run_body(*self);
+    if (!next) {
+      // A task died. When the next ready task has not started and wants a
+      // stack of this size, it runs right here on this one: no stack
+      // handover, no new context, no switch.
+      hub& h = *ts.hub_;
+      if (greenlet* fresh = h.take_fresh_for(*self)) {
+        switch_access::adopt_stack(ts, *self, *fresh);
+        self = fresh;
+        continue;
+      }
+      next = h.pick_next();
+    }
+    switch_access::jump(ts, *self, *next);
+    fatal(__FILE__, __LINE__, "a dead greenlet was resumed");
+  }
 }
 
 }  // namespace
@@ -136,6 +150,19 @@ void switch_access::release_dead(thread_state& ts, greenlet& prev) noexcept {
 }
 
 greenlet* switch_access::run_body(greenlet& g) noexcept { return g.body(); }
+
+void switch_access::adopt_stack(thread_state& ts, greenlet& dead, greenlet& fresh) noexcept {
+  fresh.stack_lo_ = dead.stack_lo_;
+  fresh.asan_bottom_ = dead.asan_bottom_;
+  fresh.asan_size_ = dead.asan_size_;
+  dead.stack_lo_ = nullptr;
+  fresh.state_ = greenlet::state::active;
+  // The C++ exception globals stay as they are: the dead body returned
+  // normally, so there is no caught or in-flight exception, as for a fresh
+  // greenlet.
+  ts.current = &fresh;
+  dead.after_death();  // may free the dead task's record; its stack is fresh's now
+}
 
 void switch_access::prepare(thread_state& ts, greenlet& g) {
   g.stack_lo_ = ts.stacks.acquire(g.stack_size_);

@@ -159,7 +159,7 @@ greenlet* task_base::body() noexcept {
     state_ = state::dead;
     hub_->remove_task(*this);
   }
-  return hub_->pick_next();
+  return nullptr;  // the hub picks the successor, maybe onto this very stack
 }
 
 void task_base::after_death() noexcept { release(); }

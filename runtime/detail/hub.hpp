@@ -116,6 +116,16 @@ class hub {
   uring& ring() noexcept { return ring_; }
   greenlet& hub_greenlet_ref() noexcept { return self_; }
 
+  /// When the head of the ready queue is a task that has not started and
+  /// wants a stack the size of dead `dead`'s, dequeues and returns it.
+  greenlet* take_fresh_for(const greenlet& dead) noexcept {
+    greenlet* g = ready_head_;
+    if (!g || since_poll_ >= poll_interval || !switch_access::fresh_with_stack_of(*g, dead)) return nullptr;
+    ++since_poll_;
+    unschedule(*g);
+    return g;
+  }
+
   /// Kills every live task and runs the loop until all are dead.
   void kill_all();
 

@@ -124,7 +124,14 @@ struct switch_access {
     release_dead(ts, prev);
   }
   static void release_dead(thread_state& ts, greenlet& prev) noexcept;
+  /// Returns where to go once `g` is dead; nullptr for a task, whose
+  /// successor the hub picks (see entry()).
   static greenlet* run_body(greenlet& g) noexcept;
+  /// Moves dead `dead`'s stack to `fresh`, which then runs on it in place.
+  static void adopt_stack(thread_state& ts, greenlet& dead, greenlet& fresh) noexcept;
+  static bool fresh_with_stack_of(const greenlet& g, const greenlet& dead) noexcept {
+    return g.state_ == greenlet::state::fresh && g.stack_size_ == dead.stack_size_ && dead.stack_lo_ != nullptr;
+  }
 
   static const char* stack_lo(const greenlet& g) noexcept { return g.stack_lo_; }
   static const char* kind_name(const greenlet& g) noexcept {

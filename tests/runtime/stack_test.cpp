@@ -177,6 +177,22 @@ TEST(StackDeathTest, ReusedStacksKeepTheirGuard) {
     EXPECT_EXIT(body(), segv(), "stack overflow in task [0-9]+ \"reused\"");
 }
 
+// A task that starts right after another died runs on that task's stack
+// (no switch); the guard and the overflow report must follow the new owner.
+TEST(StackDeathTest, OverflowOnAStackHandedOverInPlaceNamesTheNewTask) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto body = [] {
+    no_core_dump();
+    auto first = spawn(greenring::task_options{.name = "first", .stack_size = 64 * 1024}, [] {});
+    auto second = spawn(greenring::task_options{.name = "second", .stack_size = 64 * 1024}, [] { recurse(0); });
+    greenring::joinall({first, second});
+  };
+  if (k_sanitized)
+    EXPECT_DEATH(body(), "");
+  else
+    EXPECT_EXIT(body(), segv(), "stack overflow in task [0-9]+ \"second\" \\(stack 65536 bytes\\)");
+}
+
 TEST_F(Stack, MappingFailureFailsThatTaskAndEverythingElseGoesOn) {
   auto ok1 = spawn(greenring::task_options{.stack_size = 1 << 20}, [] { return 1; });
   EXPECT_EQ(ok1.get(), 1);

@@ -389,6 +389,29 @@ TEST_F(Task, HundredThousandTasksSpawnedAndJoined) {
   EXPECT_EQ(greenring::stats().stacks_in_use, before_.stacks_in_use);
 }
 
+// Tasks that start as others die run back to back, some on the stack of
+// the one before; each must still be itself.
+TEST_F(Task, BackToBackTasksKeepTheirOwnIdentityAndExceptionState) {
+  std::vector<greenring::task<std::uint64_t>> ts;
+  for (int i = 0; i < 300; ++i) {
+    greenring::task_options opts;
+    opts.stack_size = (i % 3 == 0) ? 64 * 1024 : greenring::greenlet::default_stack_size;
+    ts.push_back(spawn(opts, [i]() -> std::uint64_t {
+      EXPECT_EQ(std::current_exception(), nullptr);
+      EXPECT_EQ(std::uncaught_exceptions(), 0);
+      if (i % 7 == 0) throw std::runtime_error(std::to_string(i));
+      return greenring::greenlet::current().id();
+    }));
+  }
+  greenring::joinall(ts);
+  for (int i = 0; i < 300; ++i) {
+    if (i % 7 == 0)
+      EXPECT_THROW(ts[i].get(), std::runtime_error);
+    else
+      EXPECT_EQ(ts[i].get(), ts[i].id());
+  }
+}
+
 TEST_F(Task, UncollectedExceptionIsReportedWithTheTaskName) {
   testing::internal::CaptureStderr();
   {
