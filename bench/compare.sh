@@ -37,6 +37,8 @@ rows = [
      ("BM_threads_condvar_pingpong/real_time", "ns_per_switch")),
     ("switch: raw boost::context::fiber (ns/switch)", ("BM_boost_fiber_pingpong", "ns_per_switch"),
      ("BM_threads_condvar_pingpong/real_time", "ns_per_switch")),
+    ("switch: raw fiber, resumed via a call (ns/switch)", ("BM_boost_fiber_pingpong_called", "ns_per_switch"),
+     ("BM_threads_condvar_pingpong/real_time", "ns_per_switch")),
     ("switch: sleep(0) among 10 tasks (ns/switch)", ("BM_sleep0_10_tasks/100000", "ns_per_switch"),
      ("BM_threads_condvar_pingpong/real_time", "ns_per_switch")),
     ("switch: vs threads on semaphores (ns/switch)", ("BM_sleep0_10_tasks/100000", "ns_per_switch"),
@@ -50,7 +52,8 @@ for n in ("10000", "100000", "1000000"):
     g = f"BM_greenring_idle/{n}/iterations:1"
     rows.append((f"idle {int(n):,} tasks: RSS per task (bytes)", (g, "rss_per_task_bytes"),
                  ("BM_threads_idle/10000/iterations:1", "rss_per_task_bytes")))
-    rows.append((f"idle {int(n):,} tasks: wake all (ms)", (g, "wake_all_ms"), None))
+    rows.append((f"idle {int(n):,} tasks: wake all (ms)", (g, "wake_all_ms"),
+                 ("BM_threads_idle/10000/iterations:1", "wake_all_ms") if n == "10000" else None))
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.release()}; medians of the runs")
 print(f"{'benchmark':48} {'greenring':>12} {'threads':>12} {'threads/greenring':>18}")
 for label, g, t in rows:
@@ -60,6 +63,6 @@ for label, g, t in rows:
     ratio = f"{tv / gv:17.1f}x" if gv and tv else f"{'-':>18}"
     print(f"{label:48} {fmt(gv)} {fmt(tv)} {ratio}")
 print("threads baseline: condvar/semaphore ping-pong between two std::threads; std::thread create+join;"
-      " 10,000 threads in sleep_until for the idle rows")
+      " 10,000 threads in sleep_until for every idle row (the N threads reach here)")
 PY
 rm -rf "$out"

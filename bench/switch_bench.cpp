@@ -42,6 +42,22 @@ void BM_boost_fiber_pingpong(benchmark::State& state) {
 }
 BENCHMARK(BM_boost_fiber_pingpong);
 
+// The same, but each side resumes the other through a function call, as
+// any library call (greenlet::switch_to included) does: the shape real
+// code has. Boost's jump leaves the return predictor off by one, so the
+// return after each switch is mispredicted.
+namespace ctx = boost::context;
+__attribute__((noinline)) ctx::fiber resume_called(ctx::fiber&& f) { return std::move(f).resume(); }
+void BM_boost_fiber_pingpong_called(benchmark::State& state) {
+  ctx::fiber f{[](ctx::fiber&& m) {
+    for (;;) m = resume_called(std::move(m));
+    return std::move(m);
+  }};
+  for (auto _ : state) f = resume_called(std::move(f));
+  report(state, 2.0 * static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_boost_fiber_pingpong_called);
+
 // Ten ready tasks, each calling sleep(0) in a loop: every call hands over
 // to the next task in the ready queue.
 void BM_sleep0_10_tasks(benchmark::State& state) {
