@@ -38,7 +38,7 @@ void BM_greenring_idle(benchmark::State& state) {
     const auto spawn_start = clock_type::now();
     for (std::size_t i = 0; i < n; ++i)
       ts.push_back(greenring::spawn(greenring::task_options{.stack_size = 16 * 1024},
-                                    [deadline] { greenring::sleep(deadline - clock_type::now()); }));
+                                    [deadline] { greenring::sleep_until(deadline); }));
     greenring::yield();  // every task runs up to its sleep
     const auto spawned = clock_type::now();
     const double during = rss_bytes();

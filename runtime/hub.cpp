@@ -91,17 +91,18 @@ void hub::block(const char* what) {
 void hub::loop() noexcept {
   while (!stopping_) {
     since_poll_ = 0;
-    if (!heap_.empty()) fire_due();
+    if (timers()) fire_due();
     if (ready_head_) {
       if (ring_.in_flight() || ring_.queued()) ring_.poll();
-    } else if (!heap_.empty() || ring_.in_flight() || ring_.queued()) {
+    } else if (timers() || ring_.in_flight() || ring_.queued()) {
       // Idle: return the pages of surplus free stacks, a batch at a time.
       if (!ts_.stacks.trim(256)) {
         ring_.poll();
         continue;
       }
-      ring_.wait(heap_.empty() ? clock::time_point::max() : heap_.front().when);
-      if (!heap_.empty()) fire_due();
+      const timer_node* first = earliest();
+      ring_.wait(first ? first->when : clock::time_point::max());
+      if (timers()) fire_due();
     } else {
       deliver_loop_exit();
     }
@@ -110,10 +111,18 @@ void hub::loop() noexcept {
   }
 }
 
+timer_node* hub::earliest() const noexcept {
+  timer_node* h = heap_.empty() ? nullptr : heap_.front().node;
+  timer_node* f = fifo_head_;
+  if (!f) return h;
+  if (!h) return f;
+  return (f->when < h->when || (f->when == h->when && f->seq < h->seq)) ? f : h;
+}
+
 void hub::fire_due() noexcept {
   const auto now = clock::now();
-  while (!heap_.empty() && heap_.front().when <= now) {
-    timer_node* n = heap_.front().node;
+  while (timer_node* n = earliest()) {
+    if (n->when > now) break;
     cancel(*n);
     n->fire(n);
   }
@@ -149,14 +158,41 @@ void hub::deliver_loop_exit() noexcept {
 
 void hub::arm(timer_node& t, clock::time_point when) {
   if (t.armed()) cancel(t);
-  heap_.push_back(heap_entry{when, ++timer_seq_, &t});
   t.when = when;
+  t.seq = ++timer_seq_;
+  if (!fifo_tail_ || when >= fifo_tail_->when) {
+    t.index = timer_node::in_fifo;
+    t.next = nullptr;
+    t.prev = fifo_tail_;
+    if (fifo_tail_)
+      fifo_tail_->next = &t;
+    else
+      fifo_head_ = &t;
+    fifo_tail_ = &t;
+    ++fifo_count_;
+    return;
+  }
+  heap_.push_back(heap_entry{when, t.seq, &t});
   t.index = heap_.size() - 1;
   sift_up(heap_.size() - 1);
 }
 
 void hub::cancel(timer_node& t) noexcept {
   if (!t.armed()) return;
+  if (t.index == timer_node::in_fifo) {
+    if (t.prev)
+      t.prev->next = t.next;
+    else
+      fifo_head_ = t.next;
+    if (t.next)
+      t.next->prev = t.prev;
+    else
+      fifo_tail_ = t.prev;
+    t.prev = t.next = nullptr;
+    t.index = timer_node::npos;
+    --fifo_count_;
+    return;
+  }
   const std::size_t i = t.index;
   t.index = timer_node::npos;
   heap_entry last = heap_.back();

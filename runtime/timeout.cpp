@@ -52,7 +52,15 @@ void sleep(duration d) {
     h.yield();
     return;
   }
-  const auto deadline = detail::deadline_after(d);
+  sleep_until(detail::deadline_after(d));
+}
+
+void sleep_until(std::chrono::steady_clock::time_point deadline) {
+  detail::hub& h = detail::hub::get();
+  if (deadline <= detail::clock::now()) {
+    h.yield();
+    return;
+  }
   if (deadline == detail::clock::time_point::max()) {
     for (;;) h.block("sleep(forever)");
   }

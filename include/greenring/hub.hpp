@@ -29,6 +29,10 @@ template <class Rep, class Period>
 void sleep(std::chrono::duration<Rep, Period> d) {
   sleep(detail::to_duration(d));
 }
+/// Suspends the calling greenlet until `deadline` (steady clock). A
+/// deadline already past yields, as sleep(0) does.
+void sleep_until(std::chrono::steady_clock::time_point deadline);
+
 /// Same as sleep(0).
 void yield();
 

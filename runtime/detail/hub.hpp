@@ -90,7 +90,7 @@ class hub {
 
   void arm(timer_node& t, clock::time_point when);
   void cancel(timer_node& t) noexcept;
-  std::size_t timers() const noexcept { return heap_.size(); }
+  std::size_t timers() const noexcept { return heap_.size() + fifo_count_; }
 
   void add_task(task_base& t) noexcept;
   void remove_task(task_base& t) noexcept;
@@ -161,6 +161,13 @@ class hub {
   greenlet* ready_tail_ = nullptr;
   std::size_t ready_count_ = 0;
   unsigned since_poll_ = 0;
+  timer_node* earliest() const noexcept;
+  // Timers live in a FIFO when armed no earlier than its last entry (the
+  // common case: everybody sleeps for the same duration), so arming and
+  // firing them is O(1); the others go to the binary heap.
+  timer_node* fifo_head_ = nullptr;
+  timer_node* fifo_tail_ = nullptr;
+  std::size_t fifo_count_ = 0;
   std::vector<heap_entry> heap_;
   std::uint64_t timer_seq_ = 0;
   task_base* live_head_ = nullptr;

@@ -112,6 +112,44 @@ TEST_F(Hub, TimersFireInDeadlineOrder) {
   EXPECT_EQ(order, (std::vector<int>{10, 20, 30}));
 }
 
+TEST_F(Hub, SleepUntilWakesInDeadlineOrderAndPastDeadlinesYield) {
+  std::vector<int> order;
+  const auto base = std::chrono::steady_clock::now();
+  std::vector<any_task> ts;
+  // Armed out of order, with repeats: the timer FIFO and heap must agree.
+  for (int ms : {5, 3, 3, 8, 1, 5}) {
+    ts.push_back(spawn([&order, base, ms] {
+      greenring::sleep_until(base + std::chrono::milliseconds(ms));
+      order.push_back(ms);
+    }));
+  }
+  ts.push_back(spawn([&order, base] {
+    greenring::sleep_until(base - 1s);  // already past: just yields
+    order.push_back(0);
+  }));
+  greenring::joinall(ts);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 3, 3, 5, 5, 8}));
+}
+
+TEST_F(Hub, CancelledTimersLeaveTheOthersInOrder) {
+  std::vector<int> order;
+  const auto base = std::chrono::steady_clock::now();
+  std::vector<greenring::task<void>> ts;
+  for (int i = 1; i <= 20; ++i)
+    ts.push_back(spawn([&order, base, i] {
+      greenring::sleep_until(base + std::chrono::milliseconds(i % 2 ? i : 40 - i));
+      order.push_back(i);
+    }));
+  greenring::yield();  // all armed
+  for (int i = 0; i < 20; i += 4) ts[i].kill();  // cancel some, from FIFO and heap alike
+  greenring::joinall(ts);
+  std::vector<int> expected;
+  for (int ms = 0; ms <= 40; ++ms)
+    for (int i = 1; i <= 20; ++i)
+      if ((i - 1) % 4 != 0 && (i % 2 ? i : 40 - i) == ms) expected.push_back(i);
+  EXPECT_EQ(order, expected);
+}
+
 TEST_F(Hub, SpawnLaterStartsAfterItsDelayInDeadlineOrder) {
   std::vector<char> order;
   auto a = greenring::spawn_later(30ms, [&] { order.push_back('a'); });

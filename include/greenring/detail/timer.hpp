@@ -14,11 +14,14 @@ using clock = std::chrono::steady_clock;
 
 struct timer_node {
   static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+  static constexpr std::size_t in_fifo = npos - 1;
   clock::time_point when{};
   std::uint64_t seq = 0;
-  std::size_t index = npos;  // position in the hub's heap; npos when not armed
+  std::size_t index = npos;  // heap position, in_fifo, or npos when not armed
   void (*fire)(timer_node*) noexcept = nullptr;
   void* ctx = nullptr;
+  timer_node* prev = nullptr;  // FIFO links (see the hub)
+  timer_node* next = nullptr;
   bool armed() const noexcept { return index != npos; }
 };
 
