@@ -206,10 +206,10 @@ greenlet::~greenlet() {
     throw_into(greenlet_exit{});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "greenring: greenlet %llu \"%s\" raised while being destroyed: %s\n",
-                 static_cast<unsigned long long>(id_), name_.c_str(), e.what());
+                 static_cast<unsigned long long>(id_), name().c_str(), e.what());
   } catch (...) {
     std::fprintf(stderr, "greenring: greenlet %llu \"%s\" raised a non-std exception while being destroyed\n",
-                 static_cast<unsigned long long>(id_), name_.c_str());
+                 static_cast<unsigned long long>(id_), name().c_str());
   }
   GREENRING_ASSERT(state_ == state::dead,
                    "a greenlet swallowed greenlet_exit and switched away while being destroyed");
@@ -217,7 +217,12 @@ greenlet::~greenlet() {
 
 greenlet& greenlet::current() { return *detail::state().current; }
 
-value greenlet::run(value arg) { return fn_ ? fn_(std::move(arg)) : value{}; }
+value greenlet::run(value arg) { return fn_ ? (*fn_)(std::move(arg)) : value{}; }
+
+const std::string& greenlet::no_name() noexcept {
+  static const std::string empty;
+  return empty;
+}
 
 greenlet* greenlet::body() noexcept {
   greenlet* target;
@@ -234,7 +239,7 @@ greenlet* greenlet::body() noexcept {
         err = std::current_exception();
       }
     }
-    fn_ = nullptr;
+    fn_.reset();
     state_ = state::dead;
     target = parent_;
     while (target->dead() || !target->started()) target = target->parent_;
@@ -276,7 +281,7 @@ value greenlet::throw_into(std::exception_ptr e) {
   if (state_ == state::fresh) {
     // Dies without running; the exception goes where its result would.
     state_ = state::dead;
-    fn_ = nullptr;
+    fn_.reset();
     greenlet* target = parent_;
     while (target->dead() || !target->started()) target = target->parent_;
     bool is_exit = false;

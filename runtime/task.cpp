@@ -103,7 +103,7 @@ void task_free(void* p, std::size_t size) noexcept {
 // ---- task_base ----
 
 task_base::task_base(std::size_t stack_size, std::string name) : greenlet(kind::task, nullptr, stack_size) {
-  name_ = std::move(name);
+  if (!name.empty()) set_name(std::move(name));
   hub_ = &hub::get();
   parent_ = &hub_->hub_greenlet_ref();
 }
@@ -127,9 +127,10 @@ task_base::~task_base() {
 void task_base::start(std::optional<clock::time_point> start_at) {
   hub_->add_task(*this);
   if (start_at) {
-    start_timer_.fire = &start_timer_fired;
-    start_timer_.ctx = this;
-    hub_->arm(start_timer_, *start_at);
+    start_timer_ = std::make_unique<timer_node>();
+    start_timer_->fire = &start_timer_fired;
+    start_timer_->ctx = this;
+    hub_->arm(*start_timer_, *start_at);
   } else {
     hub_->schedule(*this);
   }
@@ -177,7 +178,9 @@ void task_base::complete(std::exception_ptr err) noexcept {
     w->notify(w);
     w->target = nullptr;
   }
-  auto links = std::move(links_);
+  if (!links_) return;
+  auto links = std::move(*links_);
+  links_.reset();
   for (auto& fn : links) {
     try {
       fn(*this);
@@ -192,7 +195,7 @@ void task_base::complete(std::exception_ptr err) noexcept {
 void task_base::finish_unstarted(std::exception_ptr err) noexcept {
   add_ref();  // completing may drop every handle
   drop_callable();
-  hub_->cancel(start_timer_);
+  if (start_timer_) hub_->cancel(*start_timer_);
   hub_->unschedule(*this);
   complete(std::move(err));
   state_ = state::dead;
@@ -257,7 +260,8 @@ void task_base::link(std::function<void(task_base&)> fn) {
     fn(*this);
     return;
   }
-  links_.push_back(std::move(fn));
+  if (!links_) links_ = std::make_unique<std::vector<std::function<void(task_base&)>>>();
+  links_->push_back(std::move(fn));
 }
 
 void task_base::add_waiter(waiter_node& w) noexcept {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -49,7 +50,7 @@ class greenlet {
     requires(std::is_invocable_v<std::decay_t<F>&, value> || std::is_invocable_v<std::decay_t<F>&>)
   explicit greenlet(F&& fn, std::size_t stack_size = default_stack_size)
       : greenlet(kind::plain, nullptr, stack_size) {
-    fn_ = wrap(std::forward<F>(fn));
+    fn_ = std::make_unique<std::function<value(value)>>(wrap(std::forward<F>(fn)));
   }
 
   /// As above, with an explicit parent.
@@ -57,7 +58,7 @@ class greenlet {
     requires(std::is_invocable_v<std::decay_t<F>&, value> || std::is_invocable_v<std::decay_t<F>&>)
   greenlet(F&& fn, greenlet& parent, std::size_t stack_size = default_stack_size)
       : greenlet(kind::plain, &parent, stack_size) {
-    fn_ = wrap(std::forward<F>(fn));
+    fn_ = std::make_unique<std::function<value(value)>>(wrap(std::forward<F>(fn)));
   }
 
   /// Destroying a suspended greenlet raises `greenlet_exit` inside it and
@@ -101,8 +102,15 @@ class greenlet {
   bool dead() const noexcept { return state_ == state::dead; }
   bool started() const noexcept { return state_ != state::fresh; }
   std::uint64_t id() const noexcept { return id_; }
-  const std::string& name() const noexcept { return name_; }
-  void set_name(std::string n) { name_ = std::move(n); }
+  const std::string& name() const noexcept { return name_ ? *name_ : no_name(); }
+  void set_name(std::string n) {
+    if (n.empty())
+      name_.reset();
+    else if (name_)
+      *name_ = std::move(n);
+    else
+      name_ = std::make_unique<std::string>(std::move(n));
+  }
   /// Usable stack bytes (the request, page-rounded, at least min_stack_size).
   std::size_t stack_size() const noexcept { return stack_size_; }
 
@@ -174,8 +182,11 @@ class greenlet {
   const void* asan_bottom_ = nullptr;
   std::size_t asan_size_ = 0;
   std::uint64_t id_;
-  std::string name_;
-  std::function<value(value)> fn_;
+  // Out of line, so that tasks (which have neither, mostly) stay small.
+  std::unique_ptr<std::string> name_;
+  std::unique_ptr<std::function<value(value)>> fn_;
+
+  static const std::string& no_name() noexcept;
 };
 
 }  // namespace greenring

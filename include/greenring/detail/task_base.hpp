@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -97,8 +98,8 @@ class task_base : public greenlet {
   std::exception_ptr error_;
   waiter_node* waiters_ = nullptr;
   waiter_node* waiters_tail_ = nullptr;
-  std::vector<std::function<void(task_base&)>> links_;
-  timer_node start_timer_;
+  std::unique_ptr<std::vector<std::function<void(task_base&)>>> links_;  // on first link()
+  std::unique_ptr<timer_node> start_timer_;                              // spawn_later only
   task_base* live_prev_ = nullptr;
   task_base* live_next_ = nullptr;
   hub* hub_ = nullptr;
