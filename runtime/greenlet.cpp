@@ -91,6 +91,7 @@ thread_state::~thread_state() {
   if (hub_) {
     if (current == &root) {
       hub_->kill_all();
+      hub_->release_abandoned();
       delete hub_;
       hub_ = nullptr;
     } else {

@@ -13,6 +13,7 @@
 #include <greenring/task.hpp>
 
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,7 @@ greenlet* hub::start_fresh(greenlet* g) noexcept {
 void hub::block(const char* what) {
   greenlet& cur = *ts_.current;
   GREENRING_ASSERT(&cur != &self_, "a blocking call was made on the hub greenlet");
+  if (__builtin_expect(shutting_down_, 0)) refuse_swallowed_kill(cur);
   cur.waiting_on_ = what;
   greenlet* next = pick_next();
   if (next != &cur) switch_access::jump(ts_, cur, *next);
@@ -247,24 +249,87 @@ void hub::remove_task(task_base& t) noexcept {
   --live_count_;
 }
 
+// During kill_all, a killed task that blocks again with no exception in
+// flight (not in a destructor run by unwinding) and none being handled (not
+// inside a catch block that will rethrow) has swallowed its greenlet_exit:
+// it gets another at once. A task that keeps refusing is given up on, so
+// that exit can neither hang nor spin forever.
+void hub::refuse_swallowed_kill(greenlet& cur) {
+  if (cur.kind_ != greenlet::kind::task) return;
+  auto& t = static_cast<task_base&>(cur);
+  if (!t.exit_requested_ || t.abandoned_) return;
+  if (std::uncaught_exceptions() != 0 || std::current_exception()) return;
+  if (++t.swallowed_ < 1000) throw greenlet_exit{};
+  t.abandoned_ = true;
+  if (shutdown_waiter_) schedule(*shutdown_waiter_);
+  std::fprintf(stderr, "greenring: task %llu \"%s\" refused to exit at hub shutdown (swallowed greenlet_exit %u "
+               "times); leaving it\n", static_cast<unsigned long long>(t.id()), t.name().c_str(),
+               static_cast<unsigned>(t.swallowed_));
+}
+
+void hub::release_abandoned() noexcept {
+  while (task_base* t = live_head_) {
+    // Its frames never run again: mark it dead so nothing tries to unwind
+    // it; its stack goes away with the pool's chunks.
+    unschedule(*t);
+    t->state_ = greenlet::state::dead;
+    t->stack_lo_ = nullptr;
+    t->drop_callable();
+    remove_task(*t);
+    t->release();  // the hub's reference
+  }
+}
+
 void hub::kill_all() {
   greenlet& cur = *ts_.current;
+  struct flags {
+    hub& h;
+    ~flags() {
+      h.shutting_down_ = false;
+      h.shutdown_waiter_ = nullptr;
+    }
+  } reset{*this};
+  shutting_down_ = true;
+  shutdown_waiter_ = &cur;
   for (int round = 0; round < 100; ++round) {
     std::vector<any_task> victims;
     for (task_base* t = live_head_; t; t = t->live_next_) {
-      if (t == &cur) continue;
+      if (t == &cur || t->abandoned_) continue;
       t->add_ref();
       victims.push_back(task<void>(adopt_t{}, t));
     }
     if (victims.empty()) return;
-    for (auto& t : victims) detail_get(t)->kill_async(nullptr);
+    std::vector<waiter_node> nodes(victims.size());
+    struct unlink_all {
+      std::vector<waiter_node>& n;
+      ~unlink_all() {
+        for (auto& w : n) task_base::remove_waiter(w);
+      }
+    } guard{nodes};
+    for (std::size_t i = 0; i < victims.size(); ++i) {
+      task_base* p = detail_get(victims[i]);
+      p->exit_requested_ = true;
+      // A task unwinding already (blocked in a destructor) must not get
+      // another greenlet_exit: throwing out of a destructor terminates.
+      if (p->eh_uncaught_ == 0) p->kill_async(nullptr);
+      if (p->done()) continue;
+      nodes[i].ctx = &cur;
+      nodes[i].notify = [](waiter_node* w) noexcept { hub::get().schedule(*static_cast<greenlet*>(w->ctx)); };
+      p->add_waiter(nodes[i]);
+    }
+    // Wait until each has finished or been given up on.
+    auto pending = [&victims] {
+      for (auto& t : victims)
+        if (!detail_get(t)->done() && !detail_get(t)->abandoned_) return true;
+      return false;
+    };
     try {
-      for (auto& t : victims) t.join();
+      while (pending()) block("hub shutdown");
     } catch (const loop_exit&) {
-      // A task swallowed greenlet_exit and now waits on nothing: kill again.
+      // Some task waits on something nothing can wake: kill again.
     }
   }
-  std::fprintf(stderr, "greenring: %zu task(s) refused to exit after 100 kills; leaving them\n", live_count_);
+  std::fprintf(stderr, "greenring: %zu task(s) refused to exit at hub shutdown; leaving them\n", live_count_);
 }
 
 }  // namespace greenring::detail

@@ -102,10 +102,12 @@ void task_free(void* p, std::size_t size) noexcept {
 
 // ---- task_base ----
 
+// The hub a task belongs to: its thread's (the record keeps no copy).
+hub* task_base::owner_hub() const noexcept { return home_->hub_; }
+
 task_base::task_base(std::size_t stack_size, std::string name) : greenlet(kind::task, nullptr, stack_size) {
   if (!name.empty()) set_name(std::move(name));
-  hub_ = &hub::get();
-  parent_ = &hub_->hub_greenlet_ref();
+  parent_ = &hub::get().hub_greenlet_ref();
 }
 
 task_base::~task_base() {
@@ -125,20 +127,20 @@ task_base::~task_base() {
 }
 
 void task_base::start(std::optional<clock::time_point> start_at) {
-  hub_->add_task(*this);
+  owner_hub()->add_task(*this);
   if (start_at) {
     start_timer_ = std::make_unique<timer_node>();
     start_timer_->fire = &start_timer_fired;
     start_timer_->ctx = this;
-    hub_->arm(*start_timer_, *start_at);
+    owner_hub()->arm(*start_timer_, *start_at);
   } else {
-    hub_->schedule(*this);
+    owner_hub()->schedule(*this);
   }
 }
 
 void task_base::start_timer_fired(timer_node* t) noexcept {
   auto* self = static_cast<task_base*>(t->ctx);
-  self->hub_->schedule(*self);
+  self->owner_hub()->schedule(*self);
 }
 
 greenlet* task_base::body() noexcept {
@@ -155,10 +157,10 @@ greenlet* task_base::body() noexcept {
     }
     if (killed_) err = std::make_exception_ptr(task_killed("greenring: " + describe(*this) + " was killed"));
     drop_callable();
-    hub_->unschedule(*this);
+    owner_hub()->unschedule(*this);
     complete(std::move(err));
     state_ = state::dead;
-    hub_->remove_task(*this);
+    owner_hub()->remove_task(*this);
   }
   return nullptr;  // the hub picks the successor, maybe onto this very stack
 }
@@ -195,11 +197,11 @@ void task_base::complete(std::exception_ptr err) noexcept {
 void task_base::finish_unstarted(std::exception_ptr err) noexcept {
   add_ref();  // completing may drop every handle
   drop_callable();
-  if (start_timer_) hub_->cancel(*start_timer_);
-  hub_->unschedule(*this);
+  if (start_timer_) owner_hub()->cancel(*start_timer_);
+  owner_hub()->unschedule(*this);
   complete(std::move(err));
   state_ = state::dead;
-  hub_->remove_task(*this);
+  owner_hub()->remove_task(*this);
   release();  // the hub's reference
   release();
 }
@@ -216,8 +218,8 @@ static void check_thread(const hub* h, const char* op) {
 
 bool task_base::join(clock::time_point deadline) {
   if (done_) return true;
-  check_thread(hub_, "join");
-  hub& h = *hub_;
+  check_thread(owner_hub(), "join");
+  hub& h = *owner_hub();
   greenlet& cur = h.current();
   if (&cur == this) throw std::logic_error("greenring: join: " + describe(*this) + " cannot join itself");
   waiter_node w;
@@ -235,10 +237,10 @@ bool task_base::join(clock::time_point deadline) {
 
 void task_base::kill_async(std::exception_ptr e) {
   if (done_) return;
-  check_thread(hub_, "kill");
+  check_thread(owner_hub(), "kill");
   bool is_exit = !e;
   if (is_exit) e = std::make_exception_ptr(greenlet_exit{});
-  greenlet& cur = hub_->current();
+  greenlet& cur = owner_hub()->current();
   if (&cur == this) std::rethrow_exception(e);
   if (state_ == state::fresh) {
     if (is_exit) {
@@ -252,7 +254,7 @@ void task_base::kill_async(std::exception_ptr e) {
   if (kill_delivered_) return;  // one kill at a time; a new one once this is delivered
   kill_delivered_ = true;
   pending_ = std::move(e);
-  hub_->schedule(*this);
+  owner_hub()->schedule(*this);
 }
 
 void task_base::link(std::function<void(task_base&)> fn) {

@@ -75,6 +75,7 @@ class hub {
   [[gnu::always_inline]] inline void yield() {
     greenlet& cur = *ts_.current;
     GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
+    if (__builtin_expect(shutting_down_, 0)) refuse_swallowed_kill(cur);
     if (__builtin_expect(ready_head_ != nullptr && since_poll_ < poll_interval && !cur.scheduled_, 1)) {
       // Fast path: hand over to the head of the queue, queue ourselves.
       greenlet* next = pick_next();
@@ -126,13 +127,18 @@ class hub {
     return g;
   }
 
-  /// Kills every live task and runs the loop until all are dead.
+  /// Kills every live task and runs the loop until all are dead (or have
+  /// refused to die too often, see refuse_swallowed_kill).
   void kill_all();
+  /// At thread teardown, after kill_all: drops the records of tasks that
+  /// refused to die. Their stacks are never resumed.
+  void release_abandoned() noexcept;
 
  private:
   friend class hub_greenlet;
   static hub& create(thread_state& ts);
   greenlet* start_fresh(greenlet* g) noexcept;
+  void refuse_swallowed_kill(greenlet& cur);
   greenlet* run_loop() noexcept;
   void loop() noexcept;
   void fire_due() noexcept;
@@ -173,6 +179,8 @@ class hub {
   task_base* live_head_ = nullptr;
   std::size_t live_count_ = 0;
   bool stopping_ = false;
+  bool shutting_down_ = false;  // kill_all is running
+  greenlet* shutdown_waiter_ = nullptr;
 };
 
 }  // namespace greenring::detail

@@ -303,3 +303,22 @@ TEST_F(Greenlet, StackSizeIsRoundedAndHasAMinimum) {
   EXPECT_GE(odd.stack_size(), 70000u);
   EXPECT_EQ(odd.stack_size() % 4096, 0u);
 }
+
+TEST(GreenletDeathTest, SwallowingGreenletExitWhileBeingDestroyedAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto* g = new greenlet([] {
+          for (;;) {
+            try {
+              greenlet::current().parent()->switch_to();
+            } catch (const greenring::greenlet_exit&) {
+              // swallowed: the greenlet refuses to die
+            }
+          }
+        });
+        g->switch_to();
+        delete g;
+      },
+      "swallowed greenlet_exit");
+}

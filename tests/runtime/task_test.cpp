@@ -252,6 +252,41 @@ TEST_F(Task, KillWhileBlockedInSleepRunsDestructors) {
   EXPECT_THROW(t.get(), greenring::task_killed);
 }
 
+TEST_F(Task, DestructorsRunByAKillSeeAnUncaughtException) {
+  int seen = -1;
+  struct probe {
+    int& out;
+    ~probe() { out = std::uncaught_exceptions(); }
+  };
+  auto t = spawn([&] {
+    probe p{seen};
+    greenring::sleep(10s);
+  });
+  greenring::yield();
+  t.kill();
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(std::uncaught_exceptions(), 0);
+}
+
+TEST_F(Task, DestructorsMayBlockWhileAKillUnwindsThem) {
+  bool cleaned_up = false;
+  struct slow_cleanup {
+    bool& done;
+    ~slow_cleanup() {
+      greenring::sleep(1ms);  // e.g. a graceful close; must not be interrupted
+      done = true;
+    }
+  };
+  auto t = spawn([&] {
+    slow_cleanup c{cleaned_up};
+    greenring::sleep(10s);
+  });
+  greenring::yield();
+  t.kill();
+  EXPECT_TRUE(cleaned_up);
+  EXPECT_TRUE(t.killed());
+}
+
 TEST_F(Task, KillBeforeStartNeverRunsTheBody) {
   bool ran = false;
   auto t = spawn([&] { ran = true; });
@@ -546,4 +581,44 @@ TEST(HubExit, TasksAliveWhenTheProgramExitsAreUnwound) {
         std::exit(0);
       },
       testing::ExitedWithCode(0), "unwound at exit");
+}
+
+TEST(HubExit, CleanupThatBlocksStillCompletesAtExit) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        struct graceful {
+          ~graceful() {
+            greenring::sleep(1ms);
+            std::fputs("cleanup done\n", stderr);
+          }
+        };
+        for (int i = 0; i < 3; ++i)
+          spawn([] {
+            graceful g;
+            greenring::sleep(10s);
+          });
+        greenring::sleep(0);
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "cleanup done\ncleanup done\ncleanup done");
+}
+
+TEST(HubExit, ATaskThatRefusesToDieDoesNotHangTheExit) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        spawn([] {
+          for (;;) {
+            try {
+              greenring::sleep(10s);
+            } catch (const greenring::greenlet_exit&) {
+              // refuses to die
+            }
+          }
+        });
+        greenring::sleep(0);
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "refused to exit");
 }

@@ -50,7 +50,7 @@ class task_base : public greenlet {
   }
 
   bool done() const noexcept { return done_; }
-  hub* owner_hub() const noexcept { return hub_; }
+  hub* owner_hub() const noexcept;
   bool killed() const noexcept { return killed_; }
   bool began() const noexcept { return began_; }
   bool failed() const noexcept { return static_cast<bool>(error_); }
@@ -95,6 +95,11 @@ class task_base : public greenlet {
   bool killed_ = false;
   bool began_ = false;
   bool collected_ = false;
+  // Hub shutdown: killed by it, how often it swallowed greenlet_exit, and
+  // whether it was given up on.
+  bool exit_requested_ = false;
+  bool abandoned_ = false;
+  std::uint16_t swallowed_ = 0;
   std::exception_ptr error_;
   waiter_node* waiters_ = nullptr;
   waiter_node* waiters_tail_ = nullptr;
@@ -102,7 +107,6 @@ class task_base : public greenlet {
   std::unique_ptr<timer_node> start_timer_;                              // spawn_later only
   task_base* live_prev_ = nullptr;
   task_base* live_next_ = nullptr;
-  hub* hub_ = nullptr;
 };
 
 template <class T>
