@@ -52,15 +52,7 @@ hub& hub::create(thread_state& ts) {
 void hub::unschedule(greenlet& g) noexcept {
   if (!g.scheduled_) return;
   g.scheduled_ = false;
-  if (g.rq_prev_)
-    g.rq_prev_->rq_next_ = g.rq_next_;
-  else
-    ready_head_ = g.rq_next_;
-  if (g.rq_next_)
-    g.rq_next_->rq_prev_ = g.rq_prev_;
-  else
-    ready_tail_ = g.rq_prev_;
-  g.rq_prev_ = g.rq_next_ = nullptr;
+  ready_.erase(g);
   --ready_count_;
 }
 
@@ -94,7 +86,7 @@ void hub::loop() noexcept {
   while (!stopping_) {
     since_poll_ = 0;
     if (timers()) fire_due();
-    if (ready_head_) {
+    if (!ready_.empty()) {
       if (ring_.in_flight() || ring_.queued()) ring_.poll();
     } else if (timers() || ring_.in_flight() || ring_.queued()) {
       // Idle: return the pages of surplus free stacks, a batch at a time.
@@ -115,7 +107,7 @@ void hub::loop() noexcept {
 
 timer_node* hub::earliest() const noexcept {
   timer_node* h = heap_.empty() ? nullptr : heap_.front().node;
-  timer_node* f = fifo_head_;
+  timer_node* f = fifo_.head;
   if (!f) return h;
   if (!h) return f;
   return (f->when < h->when || (f->when == h->when && f->seq < h->seq)) ? f : h;
@@ -142,7 +134,7 @@ std::string hub::describe_waiters() const {
     s += g.waiting_on_ ? std::string(" waiting in ") + g.waiting_on_ : std::string(" suspended");
   };
   add(ts_.root, "main greenlet");
-  for (task_base* t = live_head_; t; t = t->live_next_)
+  for (task_base* t = live_.head; t; t = t->live_next_)
     if (t->started()) add(*t, "task");
   return s;
 }
@@ -162,15 +154,9 @@ void hub::arm(timer_node& t, clock::time_point when) {
   if (t.armed()) cancel(t);
   t.when = when;
   t.seq = ++timer_seq_;
-  if (!fifo_tail_ || when >= fifo_tail_->when) {
+  if (fifo_.empty() || when >= fifo_.tail->when) {
     t.index = timer_node::in_fifo;
-    t.next = nullptr;
-    t.prev = fifo_tail_;
-    if (fifo_tail_)
-      fifo_tail_->next = &t;
-    else
-      fifo_head_ = &t;
-    fifo_tail_ = &t;
+    fifo_.push_back(t);
     ++fifo_count_;
     return;
   }
@@ -182,15 +168,7 @@ void hub::arm(timer_node& t, clock::time_point when) {
 void hub::cancel(timer_node& t) noexcept {
   if (!t.armed()) return;
   if (t.index == timer_node::in_fifo) {
-    if (t.prev)
-      t.prev->next = t.next;
-    else
-      fifo_head_ = t.next;
-    if (t.next)
-      t.next->prev = t.prev;
-    else
-      fifo_tail_ = t.prev;
-    t.prev = t.next = nullptr;
+    fifo_.erase(t);
     t.index = timer_node::npos;
     --fifo_count_;
     return;
@@ -232,20 +210,12 @@ void hub::sift_down(std::size_t i) noexcept {
 }
 
 void hub::add_task(task_base& t) noexcept {
-  t.live_prev_ = nullptr;
-  t.live_next_ = live_head_;
-  if (live_head_) live_head_->live_prev_ = &t;
-  live_head_ = &t;
+  live_.push_back(t);
   ++live_count_;
 }
 
 void hub::remove_task(task_base& t) noexcept {
-  if (t.live_prev_)
-    t.live_prev_->live_next_ = t.live_next_;
-  else
-    live_head_ = t.live_next_;
-  if (t.live_next_) t.live_next_->live_prev_ = t.live_prev_;
-  t.live_prev_ = t.live_next_ = nullptr;
+  live_.erase(t);
   --live_count_;
 }
 
@@ -268,7 +238,7 @@ void hub::refuse_swallowed_kill(greenlet& cur) {
 }
 
 void hub::release_abandoned() noexcept {
-  while (task_base* t = live_head_) {
+  while (task_base* t = live_.head) {
     // Its frames never run again: mark it dead so nothing tries to unwind
     // it; its stack goes away with the pool's chunks.
     unschedule(*t);
@@ -293,19 +263,14 @@ void hub::kill_all() {
   shutdown_waiter_ = &cur;
   for (int round = 0; round < 100; ++round) {
     std::vector<any_task> victims;
-    for (task_base* t = live_head_; t; t = t->live_next_) {
+    for (task_base* t = live_.head; t; t = t->live_next_) {
       if (t == &cur || t->abandoned_) continue;
       t->add_ref();
       victims.push_back(task<void>(adopt_t{}, t));
     }
     if (victims.empty()) return;
-    std::vector<waiter_node> nodes(victims.size());
-    struct unlink_all {
-      std::vector<waiter_node>& n;
-      ~unlink_all() {
-        for (auto& w : n) task_base::remove_waiter(w);
-      }
-    } guard{nodes};
+    task_base::waiter_set set(victims.size());
+    auto& nodes = set.nodes;
     for (std::size_t i = 0; i < victims.size(); ++i) {
       task_base* p = detail_get(victims[i]);
       p->exit_requested_ = true;

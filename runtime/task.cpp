@@ -170,13 +170,7 @@ void task_base::after_death() noexcept { release(); }
 void task_base::complete(std::exception_ptr err) noexcept {
   done_ = true;
   error_ = std::move(err);
-  while (waiter_node* w = waiters_) {
-    waiters_ = w->next;
-    if (waiters_)
-      waiters_->prev = nullptr;
-    else
-      waiters_tail_ = nullptr;
-    w->prev = w->next = nullptr;
+  while (waiter_node* w = waiters_.pop_front()) {
     w->notify(w);
     w->target = nullptr;
   }
@@ -268,28 +262,14 @@ void task_base::link(std::function<void(task_base&)> fn) {
 
 void task_base::add_waiter(waiter_node& w) noexcept {
   w.target = this;
-  w.next = nullptr;
-  w.prev = waiters_tail_;
-  if (waiters_tail_)
-    waiters_tail_->next = &w;
-  else
-    waiters_ = &w;
-  waiters_tail_ = &w;
+  waiters_.push_back(w);
 }
 
 void task_base::remove_waiter(waiter_node& w) noexcept {
-  task_base* t = w.target;
-  if (!t) return;
-  if (w.prev)
-    w.prev->next = w.next;
-  else if (t->waiters_ == &w)
-    t->waiters_ = w.next;
-  if (w.next)
-    w.next->prev = w.prev;
-  else if (t->waiters_tail_ == &w)
-    t->waiters_tail_ = w.prev;
-  w.prev = w.next = nullptr;
-  w.target = nullptr;
+  if (task_base* t = w.target) {
+    t->waiters_.erase(w);
+    w.target = nullptr;
+  }
 }
 
 // ---- joinall / killall ----
@@ -313,13 +293,8 @@ std::vector<any_task> joinall(std::vector<any_task> tasks, clock::time_point dea
   if (st.remaining > 0 && !(raise_error && st.first_failed)) {
     hub& h = hub::get();
     st.waiter = &h.current();
-    std::vector<waiter_node> nodes(tasks.size());
-    struct unlink_all {
-      std::vector<waiter_node>& n;
-      ~unlink_all() {
-        for (auto& w : n) task_base::remove_waiter(w);
-      }
-    } guard{nodes};
+    task_base::waiter_set set(tasks.size());
+    auto& nodes = set.nodes;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       task_base* p = detail_get(tasks[i]);
       if (p->done()) continue;

@@ -13,6 +13,7 @@
 #include "thread_state.hpp"
 #include "uring.hpp"
 
+#include <greenring/detail/intrusive_list.hpp>
 #include <greenring/detail/task_base.hpp>
 #include <greenring/detail/timer.hpp>
 #include <greenring/greenlet.hpp>
@@ -57,13 +58,7 @@ class hub {
   [[gnu::always_inline]] inline void schedule(greenlet& g) noexcept {
     if (g.scheduled_ || g.state_ == greenlet::state::dead) return;
     g.scheduled_ = true;
-    g.rq_next_ = nullptr;
-    g.rq_prev_ = ready_tail_;
-    if (ready_tail_)
-      ready_tail_->rq_next_ = &g;
-    else
-      ready_head_ = &g;
-    ready_tail_ = &g;
+    ready_.push_back(g);
     ++ready_count_;
   }
   void unschedule(greenlet& g) noexcept;
@@ -76,7 +71,7 @@ class hub {
     greenlet& cur = *ts_.current;
     GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
     if (__builtin_expect(shutting_down_, 0)) refuse_swallowed_kill(cur);
-    if (__builtin_expect(ready_head_ != nullptr && since_poll_ < poll_interval && !cur.scheduled_, 1)) {
+    if (__builtin_expect(!ready_.empty() && since_poll_ < poll_interval && !cur.scheduled_, 1)) {
       // Fast path: hand over to the head of the queue, queue ourselves.
       greenlet* next = pick_next();
       schedule(cur);
@@ -101,13 +96,8 @@ class hub {
   /// Where a greenlet that stops running goes: the next ready one (stack
   /// mapped), or the hub greenlet.
   [[gnu::always_inline]] inline greenlet* pick_next() noexcept {
-    greenlet* g = ready_head_;
-    if (!g || ++since_poll_ > poll_interval) return &self_;
-    ready_head_ = g->rq_next_;
-    if (ready_head_)
-      ready_head_->rq_prev_ = nullptr;
-    else
-      ready_tail_ = nullptr;
+    if (ready_.empty() || ++since_poll_ > poll_interval) return &self_;
+    greenlet* g = ready_.pop_front();
     g->scheduled_ = false;
     --ready_count_;
     if (__builtin_expect(g->state_ == greenlet::state::fresh, 0)) return start_fresh(g);
@@ -120,7 +110,7 @@ class hub {
   /// When the head of the ready queue is a task that has not started and
   /// wants a stack the size of dead `dead`'s, dequeues and returns it.
   greenlet* take_fresh_for(const greenlet& dead) noexcept {
-    greenlet* g = ready_head_;
+    greenlet* g = ready_.head;
     if (!g || since_poll_ >= poll_interval || !switch_access::fresh_with_stack_of(*g, dead)) return nullptr;
     ++since_poll_;
     unschedule(*g);
@@ -163,20 +153,18 @@ class hub {
   thread_state& ts_;
   uring ring_;
   hub_greenlet self_;
-  greenlet* ready_head_ = nullptr;
-  greenlet* ready_tail_ = nullptr;
+  intrusive_list<greenlet, &greenlet::rq_prev_, &greenlet::rq_next_> ready_;
   std::size_t ready_count_ = 0;
   unsigned since_poll_ = 0;
   timer_node* earliest() const noexcept;
   // Timers live in a FIFO when armed no earlier than its last entry (the
   // common case: everybody sleeps for the same duration), so arming and
   // firing them is O(1); the others go to the binary heap.
-  timer_node* fifo_head_ = nullptr;
-  timer_node* fifo_tail_ = nullptr;
+  intrusive_list<timer_node, &timer_node::prev, &timer_node::next> fifo_;
   std::size_t fifo_count_ = 0;
   std::vector<heap_entry> heap_;
   std::uint64_t timer_seq_ = 0;
-  task_base* live_head_ = nullptr;
+  intrusive_list<task_base, &task_base::live_prev_, &task_base::live_next_> live_;
   std::size_t live_count_ = 0;
   bool stopping_ = false;
   bool shutting_down_ = false;  // kill_all is running

@@ -8,6 +8,7 @@
 // task costs only its record.
 #pragma once
 
+#include <greenring/detail/intrusive_list.hpp>
 #include <greenring/detail/timer.hpp>
 #include <greenring/greenlet.hpp>
 
@@ -71,6 +72,18 @@ class task_base : public greenlet {
   void add_waiter(waiter_node& w) noexcept;
   static void remove_waiter(waiter_node& w) noexcept;
 
+  /// Waiter nodes for several tasks at once (joinall, shutdown); each
+  /// unlinks itself when the set goes out of scope.
+  struct waiter_set {
+    explicit waiter_set(std::size_t n) : nodes(n) {}
+    ~waiter_set() {
+      for (auto& w : nodes) remove_waiter(w);
+    }
+    waiter_set(const waiter_set&) = delete;
+    waiter_set& operator=(const waiter_set&) = delete;
+    std::vector<waiter_node> nodes;
+  };
+
   /// Starts the task: now, or at `start_at` (spawn_later).
   void start(std::optional<clock::time_point> start_at);
 
@@ -101,8 +114,7 @@ class task_base : public greenlet {
   bool abandoned_ = false;
   std::uint16_t swallowed_ = 0;
   std::exception_ptr error_;
-  waiter_node* waiters_ = nullptr;
-  waiter_node* waiters_tail_ = nullptr;
+  intrusive_list<waiter_node, &waiter_node::prev, &waiter_node::next> waiters_;
   std::unique_ptr<std::vector<std::function<void(task_base&)>>> links_;  // on first link()
   std::unique_ptr<timer_node> start_timer_;                              // spawn_later only
   task_base* live_prev_ = nullptr;
