@@ -274,7 +274,13 @@ void task_base::remove_waiter(waiter_node& w) noexcept {
 
 // ---- joinall / killall ----
 
+static void check_handles(const std::vector<any_task>& tasks) {
+  for (const auto& t : tasks)
+    if (!t) throw std::logic_error("greenring: an empty task handle was passed to joinall/killall");
+}
+
 std::vector<any_task> joinall(std::vector<any_task> tasks, clock::time_point deadline, bool raise_error) {
+  check_handles(tasks);
   struct shared {
     std::size_t remaining = 0;
     task_base* first_failed = nullptr;
@@ -320,6 +326,7 @@ std::vector<any_task> joinall(std::vector<any_task> tasks, clock::time_point dea
 }
 
 void killall(const std::vector<any_task>& tasks, clock::time_point deadline) {
+  check_handles(tasks);
   greenlet& cur = greenlet::current();
   std::vector<any_task> others;
   const any_task* self = nullptr;
@@ -333,6 +340,11 @@ void killall(const std::vector<any_task>& tasks, clock::time_point deadline) {
   }
   joinall(std::move(others), deadline, false);
   if (self) self->kill_async();  // the caller is among them: it goes last
+}
+
+void check_run_from_main() {
+  if (&greenlet::current() != &state().root)
+    throw std::logic_error("greenring: run() must be called from the thread's main greenlet, not from a task or greenlet");
 }
 
 void kill_all_tasks() {

@@ -52,13 +52,16 @@ inline void sleep(int seconds) {
 
 /// Runs `fn()` as a task on this thread's hub, waits for it, then kills and
 /// unwinds every task still alive on the hub. Returns fn's result or
-/// rethrows its exception. The explicit form of using the hub from main().
+/// rethrows its exception. The explicit form of using the hub from main();
+/// called from inside a task or greenlet it throws std::logic_error.
 namespace detail {
 void kill_all_tasks();
+void check_run_from_main();
 }  // namespace detail
 
 template <class F>
 auto run(F&& fn) {
+  detail::check_run_from_main();
   auto t = spawn(task_options{.name = "main"}, std::forward<F>(fn));
   try {
     t.join();

@@ -21,6 +21,7 @@
 #include <initializer_list>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -44,7 +45,7 @@ class any_task {
  public:
   any_task() noexcept = default;
   any_task(const any_task& o) noexcept : p_(o.p_) {
-    if (p_) p_->add_ref();
+    if (p_) rec()->add_ref();
   }
   any_task(any_task&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
   any_task& operator=(any_task o) noexcept {
@@ -52,32 +53,32 @@ class any_task {
     return *this;
   }
   ~any_task() {
-    if (p_) p_->release();
+    if (p_) rec()->release();
   }
 
   explicit operator bool() const noexcept { return p_ != nullptr; }
   friend bool operator==(const any_task& a, const any_task& b) noexcept { return a.p_ == b.p_; }
 
   /// True once the task has finished (returned, failed or been killed).
-  bool ready() const noexcept { return p_->done(); }
+  bool ready() const { return rec()->done(); }
   /// True when it finished by returning normally.
-  bool successful() const noexcept { return p_->done() && !p_->failed(); }
+  bool successful() const { return rec()->done() && !rec()->failed(); }
   /// True when it was killed by `kill()` (the default `greenlet_exit`).
-  bool killed() const noexcept { return p_->killed(); }
+  bool killed() const { return rec()->killed(); }
   /// True once its body has begun running.
-  bool started() const noexcept { return p_->began(); }
+  bool started() const { return rec()->began(); }
   /// The exception the task failed with, or nullptr (marks it collected).
-  std::exception_ptr exception() const noexcept { return p_->error(); }
-  std::uint64_t id() const noexcept { return p_->id(); }
-  const std::string& name() const noexcept { return p_->name(); }
+  std::exception_ptr exception() const { return rec()->error(); }
+  std::uint64_t id() const { return rec()->id(); }
+  const std::string& name() const { return rec()->name(); }
 
   /// Blocks the calling greenlet until the task has finished. Throws only
   /// what cancels the caller (a kill, an expired `timeout` scope).
-  void join() const { p_->join(detail::clock::time_point::max()); }
+  void join() const { rec()->join(detail::clock::time_point::max()); }
   /// As join(), for at most `d`; returns ready().
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> d) const {
-    return p_->join(detail::deadline_after(detail::to_duration(d)));
+    return rec()->join(detail::deadline_after(detail::to_duration(d)));
   }
 
   /// Raises `greenlet_exit` in the task at its switch point (a task that has
@@ -85,22 +86,22 @@ class any_task {
   /// its destructors have run. Killing a finished task does nothing; killing
   /// the current task throws `greenlet_exit` at once.
   void kill() const {
-    p_->kill_async(nullptr);
+    rec()->kill_async(nullptr);
     join();
   }
   /// As kill(), waiting at most `d`; returns ready().
   template <class Rep, class Period>
   bool kill(std::chrono::duration<Rep, Period> d) const {
-    p_->kill_async(nullptr);
+    rec()->kill_async(nullptr);
     return join(d);
   }
   /// Raises `e` in the task instead of greenlet_exit; does not wait.
-  void kill_async(std::exception_ptr e = nullptr) const { p_->kill_async(std::move(e)); }
+  void kill_async(std::exception_ptr e = nullptr) const { rec()->kill_async(std::move(e)); }
 
   /// Calls `fn(task)` when the task finishes (at once if it has). Callbacks
   /// run in order, on the task's thread, before its joiners resume.
   void link(std::function<void(const any_task&)> fn) const {
-    p_->link([f = std::move(fn)](detail::task_base& t) {
+    rec()->link([f = std::move(fn)](detail::task_base& t) {
       t.add_ref();
       f(any_task(&t));
     });
@@ -108,6 +109,12 @@ class any_task {
 
  protected:
   explicit any_task(detail::task_base* p) noexcept : p_(p) {}  // adopts a reference
+  /// The record; throws std::logic_error for an empty (default-made or
+  /// moved-from) handle.
+  detail::task_base* rec() const {
+    if (!p_) throw std::logic_error("greenring: use of an empty task handle");
+    return p_;
+  }
   detail::task_base* p_ = nullptr;
 
   friend detail::task_base* detail_get(const any_task& t) noexcept;
@@ -178,7 +185,10 @@ template <class Range>
 std::vector<any_task> to_tasks(const Range& r) {
   std::vector<any_task> v;
   if constexpr (std::ranges::sized_range<const Range>) v.reserve(std::ranges::size(r));
-  for (const auto& t : r) v.push_back(static_cast<const any_task&>(t));
+  for (const auto& t : r) {
+    if (!t) throw std::logic_error("greenring: an empty task handle was passed to joinall/killall");
+    v.push_back(static_cast<const any_task&>(t));
+  }
   return v;
 }
 }  // namespace detail

@@ -545,6 +545,27 @@ TEST_F(Task, RunReturnsTheResultAndKillsLeftoverTasks) {
   EXPECT_EQ(destroyed, 1);
 }
 
+TEST_F(Task, EmptyHandlesGiveAClearError) {
+  greenring::task<int> empty;
+  EXPECT_FALSE(empty);
+  EXPECT_THROW(empty.get(), std::logic_error);
+  EXPECT_THROW(empty.join(), std::logic_error);
+  EXPECT_THROW(empty.kill(), std::logic_error);
+  EXPECT_THROW((void)empty.ready(), std::logic_error);
+  auto t = spawn([] { return 1; });
+  auto moved = std::move(t);
+  EXPECT_THROW(t.get(), std::logic_error);  // NOLINT: use after move is the point
+  EXPECT_THROW(greenring::joinall({moved, any_task{}}), std::logic_error);
+  std::vector<any_task> v{moved, any_task{}};
+  EXPECT_THROW(greenring::killall(v), std::logic_error);
+  EXPECT_EQ(moved.get(), 1);
+}
+
+TEST_F(Task, RunInsideATaskIsRefused) {
+  auto t = spawn([] { return greenring::run([] { return 1; }); });
+  EXPECT_THROW(t.get(), std::logic_error);
+}
+
 TEST(HubThreads, EachThreadHasItsOwnHubAndItsTasksAreUnwoundAtThreadExit) {
   std::atomic<int> destroyed{0};
   std::atomic<int> ran{0};
