@@ -113,8 +113,7 @@ timer_node* hub::earliest() const noexcept {
   return (f->when < h->when || (f->when == h->when && f->seq < h->seq)) ? f : h;
 }
 
-void hub::fire_due() noexcept {
-  const auto now = clock::now();
+void hub::fire_due(clock::time_point now) noexcept {
   while (timer_node* n = earliest()) {
     if (n->when > now) break;
     cancel(*n);

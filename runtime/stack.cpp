@@ -22,6 +22,12 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+// Valgrind's client requests are a few no-op instructions outside Valgrind.
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define GREENRING_VALGRIND 1
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -46,7 +52,17 @@ std::size_t page_size() noexcept {
   throw std::system_error(err, std::generic_category(), msg);
 }
 
+bool on_valgrind() noexcept {
+#ifdef GREENRING_VALGRIND
+  return RUNNING_ON_VALGRIND != 0;
+#else
+  return false;
+#endif
+}
+
 bool install_guard(char* base) noexcept {
+  // Valgrind does not know MADV_GUARD_INSTALL and faults on such guards.
+  if (on_valgrind()) g_guard_mode.store(2, std::memory_order_relaxed);
   int mode = g_guard_mode.load(std::memory_order_relaxed);
   if (mode != 2) {
     if (::madvise(base, guard_size, MADV_GUARD_INSTALL) == 0) {
@@ -76,6 +92,9 @@ const char* guard_mode() noexcept {
 void stack_fail_after(long n) noexcept { t_fail_after = n; }
 
 stack_pool::~stack_pool() {
+#ifdef GREENRING_VALGRIND
+  for (unsigned id : vg_ids_) VALGRIND_STACK_DEREGISTER(id);
+#endif
   // Whole chunks: unmapping stacks one by one would split mappings.
   for (const auto& c : chunks_) ::munmap(c.base, c.length);
 }
@@ -140,6 +159,16 @@ void stack_pool::refill(bucket& b) {
   }
   chunks_.push_back(chunk{base, span * count});
   b.mapped += count;
+#ifdef GREENRING_VALGRIND
+  if (on_valgrind()) {
+    // Tell Valgrind these are stacks, so switching to them is not taken
+    // for a wild stack-pointer change.
+    for (std::size_t i = 0; i < count; ++i) {
+      char* lo = base + i * span + guard_size;
+      vg_ids_.push_back(VALGRIND_STACK_REGISTER(lo, lo + size));
+    }
+  }
+#endif
   for (std::size_t i = count; i-- > 0;) b.free.push_back(base + i * span + guard_size);
 }
 

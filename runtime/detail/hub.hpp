@@ -86,6 +86,8 @@ class hub {
 
   void arm(timer_node& t, clock::time_point when);
   void cancel(timer_node& t) noexcept;
+  /// Fires, in (deadline, arming) order, every timer due at `now`.
+  void fire_due(clock::time_point now) noexcept;
   std::size_t timers() const noexcept { return heap_.size() + fifo_count_; }
 
   void add_task(task_base& t) noexcept;
@@ -131,7 +133,7 @@ class hub {
   void refuse_swallowed_kill(greenlet& cur);
   greenlet* run_loop() noexcept;
   void loop() noexcept;
-  void fire_due() noexcept;
+  void fire_due() noexcept { fire_due(clock::now()); }
   void deliver_loop_exit() noexcept;
   std::string describe_waiters() const;
 

@@ -57,6 +57,7 @@ class stack_pool {
   };
   std::vector<bucket> buckets_;
   std::vector<chunk> chunks_;
+  std::vector<unsigned> vg_ids_;  // Valgrind stack ids, when run under it
   std::size_t in_use_ = 0;
 };
 
