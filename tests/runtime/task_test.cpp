@@ -406,7 +406,7 @@ TEST_F(Task, JoinallWithTimeoutReturnsOnlyTheFinishedOnes) {
 
 TEST_F(Task, JoinallRaiseErrorRethrowsTheFirstFailureInCompletionOrder) {
   auto late = spawn([] {
-    greenring::sleep(20ms);
+    greenring::sleep(10s);
     throw std::runtime_error("late");
   });
   auto early = spawn([] {
