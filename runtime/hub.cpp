@@ -53,7 +53,6 @@ void hub::unschedule(greenlet& g) noexcept {
   if (!g.scheduled_) return;
   g.scheduled_ = false;
   ready_.erase(g);
-  --ready_count_;
 }
 
 greenlet* hub::start_fresh(greenlet* g) noexcept {

@@ -59,7 +59,6 @@ class hub {
     if (g.scheduled_ || g.state_ == greenlet::state::dead) return;
     g.scheduled_ = true;
     ready_.push_back(g);
-    ++ready_count_;
   }
   void unschedule(greenlet& g) noexcept;
   /// Suspends the current greenlet until something schedules it again.
@@ -71,10 +70,16 @@ class hub {
     greenlet& cur = *ts_.current;
     GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
     if (__builtin_expect(shutting_down_, 0)) refuse_swallowed_kill(cur);
-    if (__builtin_expect(!ready_.empty() && since_poll_ < poll_interval && !cur.scheduled_, 1)) {
-      // Fast path: hand over to the head of the queue, queue ourselves.
-      greenlet* next = pick_next();
-      schedule(cur);
+    greenlet* next = ready_.head;
+    if (__builtin_expect(next != nullptr && since_poll_ < poll_interval && !cur.scheduled_ &&
+                             next->state_ != greenlet::state::fresh, 1)) {
+      // Fast path: the head is a started greenlet; it runs next, we queue
+      // behind the others.
+      ++since_poll_;
+      ready_.pop_front();
+      next->scheduled_ = false;
+      cur.scheduled_ = true;
+      ready_.push_back(cur);
       switch_access::jump(ts_, cur, *next);
     } else {
       schedule(cur);
@@ -93,7 +98,12 @@ class hub {
   void add_task(task_base& t) noexcept;
   void remove_task(task_base& t) noexcept;
   std::size_t live_tasks() const noexcept { return live_count_; }
-  std::size_t ready_count() const noexcept { return ready_count_; }
+  /// Walks the queue: for diagnostics and stats, not for hot paths.
+  std::size_t ready_count() const noexcept {
+    std::size_t n = 0;
+    for (const greenlet* g = ready_.head; g; g = g->rq_next_) ++n;
+    return n;
+  }
 
   /// Where a greenlet that stops running goes: the next ready one (stack
   /// mapped), or the hub greenlet.
@@ -101,7 +111,6 @@ class hub {
     if (ready_.empty() || ++since_poll_ > poll_interval) return &self_;
     greenlet* g = ready_.pop_front();
     g->scheduled_ = false;
-    --ready_count_;
     if (__builtin_expect(g->state_ == greenlet::state::fresh, 0)) return start_fresh(g);
     return g;
   }
@@ -156,7 +165,6 @@ class hub {
   uring ring_;
   hub_greenlet self_;
   intrusive_list<greenlet, &greenlet::rq_prev_, &greenlet::rq_next_> ready_;
-  std::size_t ready_count_ = 0;
   unsigned since_poll_ = 0;
   timer_node* earliest() const noexcept;
   // Timers live in a FIFO when armed no earlier than its last entry (the
