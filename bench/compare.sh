@@ -43,6 +43,8 @@ rows = [
      ("BM_threads_condvar_pingpong/real_time", "ns_per_switch")),
     ("switch: vs threads on semaphores (ns/switch)", ("BM_sleep0_10_tasks/100000", "ns_per_switch"),
      ("BM_threads_semaphore_pingpong/real_time", "ns_per_switch")),
+    ("spawn+run+join, 10k batch (ns/task)", ("BM_greenring_spawn_join/10000/real_time", "ns_per_task"),
+     ("BM_thread_create_join/real_time", "ns_per_task")),
     ("spawn+run+join, 100k batch (ns/task)", ("BM_greenring_spawn_join/100000/real_time", "ns_per_task"),
      ("BM_thread_create_join/real_time", "ns_per_task")),
     ("spawn+run+join, one at a time (ns/task)", ("BM_greenring_spawn_join_each/real_time", "ns_per_task"),

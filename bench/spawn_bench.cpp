@@ -26,7 +26,7 @@ void BM_greenring_spawn_join(benchmark::State& state) {
   }
   per_task(state, static_cast<double>(state.iterations() * n));
 }
-BENCHMARK(BM_greenring_spawn_join)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_greenring_spawn_join)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // One at a time: spawn, then join at once.
 void BM_greenring_spawn_join_each(benchmark::State& state) {

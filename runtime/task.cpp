@@ -29,6 +29,17 @@ constexpr std::size_t block_classes = 16;
 // spawns that repeats does not fault fresh pages in every time.
 constexpr std::size_t max_cached_bytes_per_class = 64u << 20;
 
+struct cache_caps {
+  std::size_t v[16];
+};
+constexpr cache_caps make_caps() {
+  cache_caps c{};
+  for (std::size_t i = 0; i < 16; ++i) c.v[i] = max_cached_bytes_per_class / ((i + 1) * 64);
+  return c;
+}
+constexpr cache_caps caps = make_caps();
+constexpr const std::size_t* max_cached = caps.v;
+
 struct free_block {
   free_block* next;
 };
@@ -89,7 +100,7 @@ void* task_alloc(std::size_t size) {
 void task_free(void* p, std::size_t size) noexcept {
   const std::size_t c = (size + block_unit - 1) / block_unit - 1;
   if (c < block_classes) {
-    if (free_lists* l = lists(); l && l->count[c] < max_cached_bytes_per_class / ((c + 1) * block_unit)) {
+    if (free_lists* l = lists(); l && l->count[c] < max_cached[c]) {
       auto* b = static_cast<free_block*>(p);
       b->next = l->head[c];
       l->head[c] = b;
@@ -105,7 +116,7 @@ void task_free(void* p, std::size_t size) noexcept {
 // The hub a task belongs to: its thread's (the record keeps no copy).
 hub* task_base::owner_hub() const noexcept { return home_->hub_; }
 
-task_base::task_base(std::size_t stack_size, std::string name) : greenlet(kind::task, nullptr, stack_size) {
+task_base::task_base(std::size_t stack_size, std::string&& name) : greenlet(kind::task, nullptr, stack_size) {
   if (!name.empty()) set_name(std::move(name));
   parent_ = &hub::get().hub_greenlet_ref();
 }

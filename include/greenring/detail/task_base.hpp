@@ -88,7 +88,7 @@ class task_base : public greenlet {
   void start(std::optional<clock::time_point> start_at);
 
  protected:
-  task_base(std::size_t stack_size, std::string name);
+  task_base(std::size_t stack_size, std::string&& name);
   ~task_base() override;
 
   virtual void invoke() = 0;                  // runs the callable, stores the result
@@ -151,7 +151,7 @@ class task_state<void> : public task_base {
 template <class T, class F>
 class task_impl final : public task_state<T> {
  public:
-  static task_impl* create(std::size_t stack_size, std::string name, F&& fn) {
+  static task_impl* create(std::size_t stack_size, std::string&& name, F&& fn) {
     void* mem = task_alloc(sizeof(task_impl));
     try {
       return ::new (mem) task_impl(stack_size, std::move(name), std::move(fn));
@@ -162,7 +162,7 @@ class task_impl final : public task_state<T> {
   }
 
  private:
-  task_impl(std::size_t stack_size, std::string name, F&& fn)
+  task_impl(std::size_t stack_size, std::string&& name, F&& fn)
       : task_state<T>(stack_size, std::move(name)) {
     fn_.emplace(std::move(fn));
   }
