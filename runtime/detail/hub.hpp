@@ -83,8 +83,8 @@ class hub {
       switch_access::jump(ts_, cur, *next);
     } else {
       schedule(cur);
-      greenlet* next = pick_next();
-      if (next != &cur) switch_access::jump(ts_, cur, *next);
+      greenlet* other = pick_next();
+      if (other != &cur) switch_access::jump(ts_, cur, *other);
     }
     switch_access::check_pending(cur);
   }
