@@ -27,6 +27,17 @@ double rss_bytes() {
   return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE));
 }
 
+// Memory per idle task, spawn cost, and the time from the deadline until
+// every task has woken and finished.
+void report(benchmark::State& state, std::size_t n, double rss_growth, clock_type::time_point spawn_start,
+            clock_type::time_point spawned, clock_type::time_point deadline, clock_type::time_point done) {
+  if (spawned > deadline) state.SkipWithError("still spawning at the deadline: the margin is too small");
+  state.counters["rss_per_task_bytes"] = rss_growth / static_cast<double>(n);
+  state.counters["spawn_ns_per_task"] =
+      std::chrono::duration<double, std::nano>(spawned - spawn_start).count() / static_cast<double>(n);
+  state.counters["wake_all_ms"] = std::chrono::duration<double, std::milli>(done - deadline).count();
+}
+
 void BM_greenring_idle(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
@@ -44,11 +55,7 @@ void BM_greenring_idle(benchmark::State& state) {
     const double during = rss_bytes();
     for (auto& t : ts) t.join();
     const auto done = clock_type::now();
-    if (spawned > deadline) state.SkipWithError("tasks were still being spawned at the deadline");
-    state.counters["rss_per_task_bytes"] = (during - before) / static_cast<double>(n);
-    state.counters["spawn_ns_per_task"] =
-        std::chrono::duration<double, std::nano>(spawned - spawn_start).count() / static_cast<double>(n);
-    state.counters["wake_all_ms"] = std::chrono::duration<double, std::milli>(done - deadline).count();
+    report(state, n, during - before, spawn_start, spawned, deadline, done);
   }
 }
 BENCHMARK(BM_greenring_idle)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
@@ -72,11 +79,7 @@ void BM_threads_idle(benchmark::State& state) {
     const double during = rss_bytes();
     for (auto& t : ts) t.join();
     const auto done = clock_type::now();
-    if (spawned > deadline) state.SkipWithError("threads were still being created at the deadline");
-    state.counters["rss_per_task_bytes"] = (during - before) / static_cast<double>(n);
-    state.counters["spawn_ns_per_task"] =
-        std::chrono::duration<double, std::nano>(spawned - spawn_start).count() / static_cast<double>(n);
-    state.counters["wake_all_ms"] = std::chrono::duration<double, std::milli>(done - deadline).count();
+    report(state, n, during - before, spawn_start, spawned, deadline, done);
   }
 }
 BENCHMARK(BM_threads_idle)->Arg(10'000)->Iterations(1)->Unit(benchmark::kMillisecond);
