@@ -225,6 +225,12 @@ const std::string& greenlet::no_name() noexcept {
   return empty;
 }
 
+greenlet* greenlet::result_target() const noexcept {
+  greenlet* g = parent_;
+  while (g->dead() || !g->started()) g = g->parent_;  // the thread's main greenlet always qualifies
+  return g;
+}
+
 greenlet* greenlet::body() noexcept {
   greenlet* target;
   {
@@ -242,8 +248,7 @@ greenlet* greenlet::body() noexcept {
     }
     fn_.reset();
     state_ = state::dead;
-    target = parent_;
-    while (target->dead() || !target->started()) target = target->parent_;
+    target = result_target();
     if (err)
       target->pending_ = std::move(err);
     else
@@ -283,8 +288,7 @@ value greenlet::throw_into(std::exception_ptr e) {
     // Dies without running; the exception goes where its result would.
     state_ = state::dead;
     fn_.reset();
-    greenlet* target = parent_;
-    while (target->dead() || !target->started()) target = target->parent_;
+    greenlet* target = result_target();
     bool is_exit = false;
     try {
       std::rethrow_exception(e);

@@ -99,9 +99,14 @@ stack_pool::~stack_pool() {
   for (const auto& c : chunks_) ::munmap(c.base, c.length);
 }
 
-stack_pool::bucket& stack_pool::bucket_for(std::size_t size) {
+stack_pool::bucket* stack_pool::find(std::size_t size) noexcept {
   for (auto& b : buckets_)
-    if (b.size == size) return b;
+    if (b.size == size) return &b;
+  return nullptr;
+}
+
+stack_pool::bucket& stack_pool::bucket_for(std::size_t size) {
+  if (bucket* b = find(size)) return *b;
   buckets_.push_back(bucket{size, 0, 0, {}});
   return buckets_.back();
 }
@@ -177,12 +182,9 @@ void stack_pool::release(char* lo, std::size_t size) noexcept {
 #ifdef GREENRING_ASAN
   ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
-  for (auto& b : buckets_) {
-    if (b.size == size) {
-      b.free.push_back(lo);  // capacity was reserved when the stack was mapped
-      return;
-    }
-  }
+  // The stack came from this size's bucket, whose free list has room for
+  // every stack it ever mapped: no allocation here.
+  find(size)->free.push_back(lo);
 }
 
 }  // namespace greenring::detail

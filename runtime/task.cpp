@@ -166,12 +166,8 @@ greenlet* task_base::body() noexcept {
     } catch (...) {
       err = std::current_exception();
     }
-    if (killed_) err = std::make_exception_ptr(task_killed("greenring: " + describe(*this) + " was killed"));
-    drop_callable();
-    owner_hub()->unschedule(*this);
-    complete(std::move(err));
-    state_ = state::dead;
-    owner_hub()->remove_task(*this);
+    if (killed_) err = killed_error();
+    finish(std::move(err));
   }
   return nullptr;  // the hub picks the successor, maybe onto this very stack
 }
@@ -199,14 +195,22 @@ void task_base::complete(std::exception_ptr err) noexcept {
   }
 }
 
-void task_base::finish_unstarted(std::exception_ptr err) noexcept {
-  add_ref();  // completing may drop every handle
+std::exception_ptr task_base::killed_error() const {
+  return std::make_exception_ptr(task_killed("greenring: " + describe(*this) + " was killed"));
+}
+
+void task_base::finish(std::exception_ptr err) noexcept {
   drop_callable();
-  if (start_timer_) owner_hub()->cancel(*start_timer_);
   owner_hub()->unschedule(*this);
   complete(std::move(err));
   state_ = state::dead;
   owner_hub()->remove_task(*this);
+}
+
+void task_base::finish_unstarted(std::exception_ptr err) noexcept {
+  add_ref();  // completing may drop every handle
+  if (start_timer_) owner_hub()->cancel(*start_timer_);
+  finish(std::move(err));
   release();  // the hub's reference
   release();
 }
@@ -250,7 +254,7 @@ void task_base::kill_async(std::exception_ptr e) {
   if (state_ == state::fresh) {
     if (is_exit) {
       killed_ = true;
-      finish_unstarted(std::make_exception_ptr(task_killed("greenring: " + describe(*this) + " was killed")));
+      finish_unstarted(killed_error());
     } else {
       finish_unstarted(std::move(e));
     }

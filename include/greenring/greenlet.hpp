@@ -139,6 +139,10 @@ class greenlet {
   friend class detail::task_base;
   friend class greenring::timeout;
 
+  /// Where this greenlet's result goes when it dies: the nearest ancestor
+  /// that has started and is not dead.
+  greenlet* result_target() const noexcept;
+
   template <class F>
   static std::function<value(value)> wrap(F&& fn) {
     using D = std::decay_t<F>;

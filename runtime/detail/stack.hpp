@@ -49,6 +49,7 @@ class stack_pool {
     std::size_t cold;    // free[0, cold) have had their pages returned
     std::vector<char*> free;
   };
+  bucket* find(std::size_t size) noexcept;
   bucket& bucket_for(std::size_t size);
   void refill(bucket& b);
   struct chunk {

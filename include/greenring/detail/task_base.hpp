@@ -100,7 +100,11 @@ class task_base : public greenlet {
   greenlet* body() noexcept final;
   void after_death() noexcept final;
   void complete(std::exception_ptr err) noexcept;
+  /// Drops the callable, completes, and leaves the hub's queues: the end of
+  /// every task, started or not.
+  void finish(std::exception_ptr err) noexcept;
   void finish_unstarted(std::exception_ptr err) noexcept;
+  std::exception_ptr killed_error() const;
   static void start_timer_fired(timer_node* t) noexcept;
 
   std::uint32_t refs_ = 1;
