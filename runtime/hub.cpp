@@ -13,11 +13,15 @@
 #include <greenring/task.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <pthread.h>
 #include <exception>
 #include <string>
 #include <vector>
 
 namespace greenring::detail {
+
+unsigned ring_entries = 256;
 
 hub_greenlet::hub_greenlet(hub& h) : greenlet(kind::hub, nullptr, 256 * 1024), hub_(h) {
   set_name("hub");
@@ -31,19 +35,52 @@ greenlet* hub::run_loop() noexcept {
   return &ts_.root;
 }
 
-hub::hub(thread_state& ts) : ts_(ts), self_(*this) {
+hub::hub(thread_state& ts) : ts_(ts), ring_(ring_entries), self_(*this) {
   self_.parent_ = &ts.root;
   switch_access::prepare(ts, self_);
+  // Made now, not on first use: its eventfd is part of the hub, like the ring.
+  remote_queue();
 }
 
 hub::~hub() {
+  hub_release_remote(*this, remote_, false);
   // Let the hub greenlet's loop return so its stack goes back to the pool.
   stopping_ = true;
   greenlet& cur = *ts_.current;
   if (self_.state_ == greenlet::state::active && &cur != &self_) switch_access::jump(ts_, cur, self_);
 }
 
+namespace {
+
+// Runs in the child, on the thread that called fork(): the only thread there.
+void on_fork_child() noexcept {
+  if (thread_state* ts = tls_state; ts && ts->hub_) ts->hub_->after_fork();
+  forget_global_pool_after_fork();
+}
+
+}  // namespace
+
+void hub::after_fork() noexcept {
+  forked_ = true;
+  try {
+    ring_.reset_after_fork();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "greenring: cannot make a new io_uring in the forked child: %s\n", e.what());
+    std::abort();
+  }
+  hub_release_remote(*this, remote_, true);
+  forked_ = false;
+  try {
+    remote_queue();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "greenring: in the forked child: %s\n", e.what());
+    std::abort();
+  }
+}
+
 hub& hub::create(thread_state& ts) {
+  static const int registered = pthread_atfork(nullptr, nullptr, &on_fork_child);
+  (void)registered;
   auto* h = new hub(ts);
   ts.hub_ = h;
   return *h;
@@ -79,6 +116,15 @@ void hub::block(const char* what) {
   if (next != &cur) switch_access::jump(ts_, cur, *next);
   cur.waiting_on_ = nullptr;
   switch_access::check_pending(cur);
+}
+
+void hub::block_uninterruptible(const char* what) noexcept {
+  greenlet& cur = *ts_.current;
+  GREENRING_ASSERT(&cur != &self_, "a blocking call was made on the hub greenlet");
+  cur.waiting_on_ = what;
+  greenlet* next = pick_next();
+  if (next != &cur) switch_access::jump(ts_, cur, *next);
+  cur.waiting_on_ = nullptr;
 }
 
 void hub::loop() noexcept {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <string>
 #include <system_error>
 
@@ -36,18 +37,89 @@ namespace {
 
 }  // namespace
 
-uring::uring(unsigned entries) {
+int uring_setup_fail_next = 0;
+
+namespace {
+
+struct op_name {
+  int op;
+  const char* name;
+};
+// Every opcode greenring submits, with the kernel that brought it.
+constexpr op_name used_ops[] = {
+    {IORING_OP_NOP, "NOP (5.1)"},           {IORING_OP_READ, "READ (5.6)"},
+    {IORING_OP_WRITE, "WRITE (5.6)"},       {IORING_OP_FSYNC, "FSYNC (5.1)"},
+    {IORING_OP_POLL_ADD, "POLL_ADD (5.1)"}, {IORING_OP_SENDMSG, "SENDMSG (5.3)"},
+    {IORING_OP_RECVMSG, "RECVMSG (5.3)"},   {IORING_OP_SEND, "SEND (5.6)"},
+    {IORING_OP_RECV, "RECV (5.6)"},         {IORING_OP_ACCEPT, "ACCEPT (5.5)"},
+    {IORING_OP_CONNECT, "CONNECT (5.5)"},   {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL (5.5)"},
+    {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT (5.5)"}, {IORING_OP_OPENAT, "OPENAT (5.6)"},
+    {IORING_OP_CLOSE, "CLOSE (5.6)"},       {IORING_OP_SHUTDOWN, "SHUTDOWN (5.11)"},
+};
+
+}  // namespace
+
+uring::uring(unsigned entries) : entries_(entries) { setup(); }
+
+void uring::setup() {
+  if (int err = std::exchange(uring_setup_fail_next, 0)) throw_setup_error(err);
   io_uring_params p{};
   p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
-  int r = io_uring_queue_init_params(entries, &ring_, &p);
+  int r = io_uring_queue_init_params(entries_, &ring_, &p);
   if (r == -EINVAL) {  // kernel older than 6.0: retry with what 5.x has
     p = io_uring_params{};
-    r = io_uring_queue_init_params(entries, &ring_, &p);
+    r = io_uring_queue_init_params(entries_, &ring_, &p);
   }
   if (r < 0) throw_setup_error(-r);
+  if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
+    io_uring_queue_exit(&ring_);
+    throw std::system_error(ENOSYS, std::system_category(),
+                            "greenring: this kernel's io_uring is too old (needs NODROP and EXT_ARG: Linux 5.15 or "
+                            "later)");
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+  if (!probe) {
+    io_uring_queue_exit(&ring_);
+    throw std::system_error(ENOSYS, std::system_category(), "greenring: cannot probe io_uring opcodes");
+  }
+  const char* missing = nullptr;
+  for (const auto& o : used_ops)
+    if (!io_uring_opcode_supported(probe, o.op)) {
+      missing = o.name;
+      break;
+    }
+  io_uring_free_probe(probe);  // not free(): liburing allocated it
+  if (missing) {
+    io_uring_queue_exit(&ring_);
+    throw std::system_error(ENOSYS, std::system_category(),
+                            std::string("greenring: this kernel's io_uring lacks opcode ") + missing +
+                                " (Linux 5.15 or later is required)");
+  }
 }
 
 uring::~uring() { io_uring_queue_exit(&ring_); }
+
+void uring::reset_after_fork() {
+  // The mappings and the fd are the parent's ring: unmapping our copies and
+  // closing our fd leaves the parent's ring alone (no cancel is submitted).
+  io_uring_queue_exit(&ring_);
+  ring_ = io_uring{};
+  while (completion* c = head_) {
+    remove(*c);
+    c->fn(c, -ECANCELED, 0);
+  }
+  setup();
+}
+
+void uring::reserve(unsigned n) {
+  while (io_uring_sq_space_left(&ring_) < n) {
+    int r = io_uring_submit(&ring_);
+    if (r == -EBUSY) {
+      reap();
+      io_uring_get_events(&ring_);
+    }
+  }
+}
 
 io_uring_sqe* uring::sqe() {
   for (;;) {
@@ -63,8 +135,10 @@ io_uring_sqe* uring::sqe() {
 void uring::poll() noexcept {
   if (io_uring_sq_ready(&ring_) > 0) {
     int r;
-    do r = io_uring_submit(&ring_);
-    while (r == -EINTR);
+    do {
+      r = io_uring_submit(&ring_);
+      if (r == -EBUSY) reap();  // the CQ backlog must drain first
+    } while (r == -EINTR || r == -EBUSY);
   }
   reap();
 }
@@ -104,7 +178,7 @@ void uring::reap() noexcept {
       int res = cqes[i]->res;
       unsigned flags = cqes[i]->flags;
       if (c) {
-        --in_flight_;
+        remove(*c);
         c->fn(c, res, flags);
       }
     }

@@ -26,7 +26,12 @@ struct greenlet_exit {
 /// nullptr for the timeouts of `join`-like calls that report by return value.
 struct timeout_error {
   const timeout* source = nullptr;
-  const char* what() const noexcept { return "greenring::timeout_error: timeout expired"; }
+  /// The IO call it interrupted and its peer ("recv 127.0.0.1:80"), when
+  /// it interrupted one.
+  std::string where = {};
+  const char* what() const noexcept {
+    return where.empty() ? "greenring::timeout_error: timeout expired" : where.c_str();
+  }
 };
 
 /// The current greenlet waits for something that nothing can ever wake: no

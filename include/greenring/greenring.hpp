@@ -2,9 +2,15 @@
 // The umbrella header: everything a program needs.
 #pragma once
 
+#include <greenring/address.hpp>
+#include <greenring/buffer.hpp>
 #include <greenring/errors.hpp>
+#include <greenring/file.hpp>
 #include <greenring/greenlet.hpp>
 #include <greenring/hub.hpp>
+#include <greenring/resolver.hpp>
+#include <greenring/socket.hpp>
 #include <greenring/task.hpp>
+#include <greenring/threadpool.hpp>
 #include <greenring/timeout.hpp>
 #include <greenring/value.hpp>

@@ -26,6 +26,10 @@ namespace greenring::detail {
 
 class hub;
 
+/// Submission queue size of hubs created from now on (a test hook; the
+/// completion queue is twice as large).
+extern unsigned ring_entries;
+
 class hub_greenlet final : public greenlet {
  public:
   explicit hub_greenlet(hub& h);
@@ -64,6 +68,9 @@ class hub {
   /// Suspends the current greenlet until something schedules it again.
   /// Throws what was raised into it meanwhile (kill, timeout, loop_exit).
   void block(const char* what);
+  /// Suspends like block() but does not raise what is pending: for waits
+  /// that must not be cut short (an IO request's CQE after its cancel).
+  void block_uninterruptible(const char* what) noexcept;
   /// sleep(0): lets every other ready greenlet run, then returns. Inlined
   /// into its callers to keep the switch's return path short (see jump()).
   [[gnu::always_inline]] inline void yield() {
@@ -116,6 +123,12 @@ class hub {
   }
 
   uring& ring() noexcept { return ring_; }
+  /// In the child after fork(): a fresh ring (see uring::reset_after_fork)
+  /// and a fresh link to the thread pools.
+  void after_fork() noexcept;
+  /// Cross-thread completions (thread pool results) for this hub.
+  struct remote;
+  remote& remote_queue();
   greenlet& hub_greenlet_ref() noexcept { return self_; }
 
   /// When the head of the ready queue is a task that has not started and
@@ -179,7 +192,14 @@ class hub {
   bool stopping_ = false;
   bool shutting_down_ = false;  // kill_all is running
   greenlet* shutdown_waiter_ = nullptr;
+  remote* remote_ = nullptr;
+
+ public:
+  bool forked_ = false;  // after_fork is running
 };
+
+void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept;
+void forget_global_pool_after_fork() noexcept;
 
 }  // namespace greenring::detail
 

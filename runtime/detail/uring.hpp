@@ -17,7 +17,12 @@ namespace greenring::detail {
 
 struct completion {
   void (*fn)(completion* self, int res, unsigned flags) noexcept = nullptr;
+  completion* prev = nullptr;  // the ring's list of requests in flight
+  completion* next = nullptr;
 };
+
+/// Test hook: the next ring set-up fails with this errno (0: off).
+extern int uring_setup_fail_next;
 
 class uring {
  public:
@@ -31,8 +36,30 @@ class uring {
   /// A free SQE; when the queue is full, submits what is queued first.
   /// The caller fills it and sets user_data to a completion (or 0).
   io_uring_sqe* sqe();
-  /// Counts one request whose CQE will reach a completion.
-  void add_in_flight() noexcept { ++in_flight_; }
+  /// Makes sure the next `n` calls of sqe() need no submission in between
+  /// (an op and its linked timeout must sit side by side in one batch).
+  void reserve(unsigned n);
+  /// Records one request whose CQE will reach `c`.
+  void add_in_flight(completion& c) noexcept {
+    ++in_flight_;
+    c.prev = nullptr;
+    c.next = head_;
+    if (head_) head_->prev = &c;
+    head_ = &c;
+  }
+  /// In a child after fork(): the ring belongs to the parent. Leaves it
+  /// untouched (no submit, no cancel, no reap), completes every request this
+  /// thread had in flight with -ECANCELED, and makes a fresh ring.
+  void reset_after_fork();
+  /// Calls fn(completion&) for each request in flight. fn must not reap.
+  template <class F>
+  void for_each_in_flight(F fn) {
+    for (completion* c = head_; c;) {
+      completion* next = c->next;
+      fn(*c);
+      c = next;
+    }
+  }
 
   /// Submits what is queued and reaps what has completed; never waits.
   void poll() noexcept;
@@ -46,7 +73,15 @@ class uring {
 
  private:
   void reap() noexcept;
+  void setup();
+  void remove(completion& c) noexcept {
+    if (c.prev) c.prev->next = c.next; else head_ = c.next;
+    if (c.next) c.next->prev = c.prev;
+    --in_flight_;
+  }
   io_uring ring_{};
+  unsigned entries_;
+  completion* head_ = nullptr;
   std::size_t in_flight_ = 0;
   unsigned long long cq_overflows_ = 0;
 };

@@ -1,0 +1,31 @@
+// greenring — name resolution that parks the task, not the thread.
+//
+//   for (const auto& a : greenring::resolve("localhost", 80)) ...
+//
+// getaddrinfo runs on threadpool::global(), so /etc/hosts, nsswitch and
+// resolv.conf are honoured exactly as the C library does. IP literals are
+// answered at once, without a thread.
+#pragma once
+
+#include <greenring/address.hpp>
+
+#include <cstdint>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace greenring {
+
+/// The error category of getaddrinfo's EAI_* codes.
+const std::error_category& resolver_category() noexcept;
+
+/// Addresses of `host` for stream sockets, in the order getaddrinfo gives
+/// them (RFC 6724). `family` may restrict them to AF_INET or AF_INET6.
+/// Throws std::system_error naming the host and the resolver's reason
+/// ("resolve nosuch.invalid: Name or service not known").
+std::vector<address> resolve(std::string_view host, std::uint16_t port, int family = AF_UNSPEC);
+/// As above; failures go to `ec` (resolver_category(), or errno values).
+std::vector<address> resolve(std::string_view host, std::uint16_t port, std::error_code& ec,
+                             int family = AF_UNSPEC);
+
+}  // namespace greenring

@@ -1,0 +1,596 @@
+// greenring — sockets on the hub's io_uring.
+//
+// Invariants: every request goes through sock_op, which keeps the socket's
+// io_counter exact (close() waits on it) and never returns before the CQE
+// (io_op). Sends always use IORING_OP_SEND/SENDMSG with MSG_NOSIGNAL, never
+// write/writev, so a reset peer is an error and never a SIGPIPE. A CQE of
+// -EINTR or -EAGAIN is retried here (after a poll for -EAGAIN), never
+// surfaced. A cancelled call that had moved bytes marks the socket broken.
+#include "../runtime/detail/io.hpp"
+
+#include <greenring/hub.hpp>
+#include <greenring/resolver.hpp>
+#include <greenring/socket.hpp>
+#include <greenring/timeout.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+namespace greenring {
+namespace {
+
+using detail::clock;
+
+// sock_op's results beyond -errno.
+constexpr int res_closed = -(1 << 20) - 1;
+constexpr int res_broken = -(1 << 20) - 2;
+
+std::error_code to_ec(int r) noexcept {
+  if (r == res_closed) return make_error_code(io_errc::closed);
+  if (r == res_broken) return make_error_code(io_errc::broken);
+  return {-r, std::system_category()};
+}
+
+[[noreturn]] void throw_io(const char* op, const address& peer, std::error_code ec) {
+  throw std::system_error(ec, std::string(op) + " " + peer.to_string());
+}
+
+clock::time_point deadline_of(duration d) noexcept {
+  return d == forever ? clock::time_point::max() : detail::deadline_after(d);
+}
+
+duration left_until(clock::time_point dl) noexcept {
+  if (dl == clock::time_point::max()) return forever;
+  auto left = dl - clock::now();
+  return left.count() > 0 ? left : duration::zero();
+}
+
+// Runs one request on `c`'s fd, prepared by prep(sqe); see the invariants.
+// `retry_events`: POLLIN/POLLOUT to wait for before retrying after a CQE
+// -EAGAIN/-EINTR; 0 for requests that must not be repeated (connect).
+template <class Prep>
+int sock_op(detail::socket_core& c, const char* what, clock::time_point deadline, short retry_events, Prep prep) {
+  detail::hub& h = detail::hub::get();
+  for (;;) {
+    if (c.fd < 0 || c.closing) return res_closed;
+    if (c.broken) return res_broken;
+    detail::io_op op(h, c.fd, &c.counter);
+    prep(op.sqe(deadline));
+    int r;
+    try {
+      r = op.wait(what);
+    } catch (timeout_error& e) {
+      if (op.result() > 0) c.broken = true;
+      if (e.where.empty()) e.where = std::string("timeout: ") + what + " " + c.peer.to_string();
+      throw;
+    } catch (...) {
+      if (op.result() > 0) c.broken = true;
+      throw;
+    }
+    if (r < 0 && (c.closing || c.fd < 0)) return res_closed;
+    if (retry_events && (r == -EINTR || r == -EAGAIN)) {
+      if (r == -EAGAIN) {
+        detail::io_op p(h, c.fd, &c.counter);
+        io_uring_prep_poll_add(p.sqe(deadline), c.fd, static_cast<unsigned>(retry_events));
+        int pr = p.wait(what);
+        if (pr == -ETIMEDOUT) return pr;
+      }
+      continue;
+    }
+    return r;
+  }
+}
+
+int new_socket(int family, int type) {
+  int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+}
+
+void set_int_opt(const detail::socket_core& c, int level, int name, int v, const char* what) {
+  if (::setsockopt(c.fd, level, name, &v, sizeof v) != 0)
+    throw_io(what, c.peer, {errno, std::system_category()});
+}
+
+address sock_name(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return address();
+  return address::from_native(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+class io_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "greenring"; }
+  std::string message(int e) const override {
+    switch (static_cast<io_errc>(e)) {
+      case io_errc::closed: return "socket closed during the call";
+      case io_errc::broken:
+        return "stream abandoned: an earlier cancelled call had already moved bytes";
+      case io_errc::end_of_stream: return "end of stream";
+    }
+    return "unknown greenring error";
+  }
+  std::error_condition default_error_condition(int e) const noexcept override {
+    if (static_cast<io_errc>(e) == io_errc::closed) return std::errc::bad_file_descriptor;
+    if (static_cast<io_errc>(e) == io_errc::broken) return std::errc::connection_aborted;
+    return {e, *this};
+  }
+};
+
+}  // namespace
+
+const std::error_category& io_category() noexcept {
+  static const io_category_impl c;
+  return c;
+}
+
+namespace detail {
+
+socket_core::socket_core(socket_core&& o) noexcept
+    : fd(std::exchange(o.fd, -1)), peer(o.peer), broken(o.broken), closing(o.closing) {
+  // Moving a socket with requests in flight would strand their counter.
+  GREENRING_ASSERT(o.counter.in_flight == 0, "a socket was moved while a task was using it");
+}
+
+socket_core& socket_core::operator=(socket_core&& o) noexcept {
+  if (this != &o) {
+    close();
+    GREENRING_ASSERT(o.counter.in_flight == 0, "a socket was moved while a task was using it");
+    fd = std::exchange(o.fd, -1);
+    peer = o.peer;
+    broken = o.broken;
+    closing = false;
+    counter = io_counter{};
+  }
+  return *this;
+}
+
+void socket_core::close() noexcept {
+  if (fd < 0) return;
+  closing = true;
+  close_fd(fd, counter);
+  fd = -1;
+  closing = false;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- tcp_stream
+
+tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, duration timeout) {
+  ec.clear();
+  tcp_stream s;
+  int fd = new_socket(to.family(), SOCK_STREAM);
+  if (fd < 0) {
+    ec = to_ec(fd);
+    return s;
+  }
+  s.core_.fd = fd;
+  s.core_.peer = to;
+  int r = sock_op(s.core_, "connect", deadline_of(timeout), 0, [&](io_uring_sqe* q) {
+    io_uring_prep_connect(q, fd, to.native(), to.native_size());
+  });
+  if (r < 0) {
+    ec = to_ec(r);
+    s.close();
+    return s;
+  }
+  // As Go does: small request/response exchanges must not wait for Nagle.
+  if (to.is_ip()) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return s;
+}
+
+tcp_stream tcp_stream::connect(const address& to, duration timeout) {
+  std::error_code ec;
+  tcp_stream s = connect(to, ec, timeout);
+  if (ec) throw_io("connect", to, ec);
+  return s;
+}
+
+tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, std::error_code& ec, duration timeout) {
+  ec.clear();
+  const auto dl = deadline_of(timeout);
+  std::vector<address> addrs = resolve(host, port, ec);
+  if (ec) return {};
+  if (addrs.empty()) {
+    ec = std::make_error_code(std::errc::host_unreachable);
+    return {};
+  }
+  for (const address& a : addrs) {
+    tcp_stream s = connect(a, ec, left_until(dl));
+    if (!ec) return s;
+    if (ec == std::errc::timed_out) break;
+  }
+  return {};
+}
+
+tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, duration timeout) {
+  std::error_code ec;
+  const auto dl = deadline_of(timeout);
+  std::vector<address> addrs = resolve(host, port);  // throws naming the host
+  address last;
+  for (const address& a : addrs) {
+    last = a;
+    tcp_stream s = connect(a, ec, left_until(dl));
+    if (!ec) return s;
+    if (ec == std::errc::timed_out) break;
+  }
+  if (!ec) ec = std::make_error_code(std::errc::host_unreachable);
+  throw std::system_error(ec, "connect " + std::string(host) + ":" + std::to_string(port) + " (" +
+                                  last.to_string() + ")");
+}
+
+tcp_stream tcp_stream::from_fd(int fd) {
+  tcp_stream s;
+  s.core_.fd = fd;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    s.core_.peer = address::from_native(reinterpret_cast<sockaddr*>(&ss), len);
+  return s;
+}
+
+std::size_t tcp_stream::read_some(mutable_buffer buf, std::error_code& ec, duration timeout) {
+  ec.clear();
+  int r = sock_op(core_, "recv", deadline_of(timeout), POLLIN, [&](io_uring_sqe* q) {
+    io_uring_prep_recv(q, core_.fd, buf.data, buf.size, 0);
+  });
+  if (r < 0) {
+    ec = to_ec(r);
+    return 0;
+  }
+  return static_cast<std::size_t>(r);
+}
+
+std::size_t tcp_stream::read_some(mutable_buffer buf, duration timeout) {
+  std::error_code ec;
+  std::size_t n = read_some(buf, ec, timeout);
+  if (ec) throw_io("recv", core_.peer, ec);
+  return n;
+}
+
+std::size_t tcp_stream::read_exact(mutable_buffer buf, std::error_code& ec, duration timeout) {
+  const auto dl = deadline_of(timeout);
+  auto* p = static_cast<char*>(buf.data);
+  std::size_t got = 0;
+  ec.clear();
+  while (got < buf.size) {
+    std::size_t n = read_some(mutable_buffer(p + got, buf.size - got), ec, left_until(dl));
+    if (ec) return got;
+    if (n == 0) {
+      ec = make_error_code(io_errc::end_of_stream);
+      return got;
+    }
+    got += n;
+  }
+  return got;
+}
+
+void tcp_stream::read_exact(mutable_buffer buf, duration timeout) {
+  std::error_code ec;
+  std::size_t got = read_exact(buf, ec, timeout);
+  if (ec)
+    throw std::system_error(ec, "read_exact " + core_.peer.to_string() + " (after " + std::to_string(got) + " of " +
+                                    std::to_string(buf.size) + " bytes)");
+}
+
+std::size_t tcp_stream::write_some(const_buffer buf, std::error_code& ec, duration timeout) {
+  ec.clear();
+  int r = sock_op(core_, "send", deadline_of(timeout), POLLOUT, [&](io_uring_sqe* q) {
+    io_uring_prep_send(q, core_.fd, buf.data, buf.size, MSG_NOSIGNAL);
+  });
+  if (r < 0) {
+    ec = to_ec(r);
+    return 0;
+  }
+  return static_cast<std::size_t>(r);
+}
+
+std::size_t tcp_stream::write_some(const_buffer buf, duration timeout) {
+  std::error_code ec;
+  std::size_t n = write_some(buf, ec, timeout);
+  if (ec) throw_io("send", core_.peer, ec);
+  return n;
+}
+
+std::size_t tcp_stream::write_all(const_buffer buf, std::error_code& ec, duration timeout) {
+  const auto dl = deadline_of(timeout);
+  auto* p = static_cast<const char*>(buf.data);
+  std::size_t sent = 0;
+  ec.clear();
+  do {
+    std::size_t n = write_some(const_buffer(p + sent, buf.size - sent), ec, left_until(dl));
+    if (ec) return sent;
+    sent += n;
+  } while (sent < buf.size);
+  return sent;
+}
+
+void tcp_stream::write_all(const_buffer buf, duration timeout) {
+  std::error_code ec;
+  std::size_t sent = write_all(buf, ec, timeout);
+  if (ec)
+    throw std::system_error(ec, "send " + core_.peer.to_string() + " (after " + std::to_string(sent) + " of " +
+                                    std::to_string(buf.size) + " bytes)");
+}
+
+std::size_t tcp_stream::write_all(std::span<const const_buffer> bufs, std::error_code& ec, duration timeout) {
+  const auto dl = deadline_of(timeout);
+  constexpr std::size_t max_iov = 64;
+  std::size_t sent = 0;
+  std::size_t i = 0, off = 0;  // position: buffer i, byte off
+  ec.clear();
+  while (i < bufs.size()) {
+    if (bufs[i].size == off) {
+      ++i;
+      off = 0;
+      continue;
+    }
+    iovec iov[max_iov];
+    std::size_t n = 0;
+    for (std::size_t j = i; j < bufs.size() && n < max_iov; ++j) {
+      std::size_t skip = j == i ? off : 0;
+      if (bufs[j].size == skip) continue;
+      iov[n].iov_base = const_cast<char*>(static_cast<const char*>(bufs[j].data) + skip);
+      iov[n].iov_len = bufs[j].size - skip;
+      ++n;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    int r = sock_op(core_, "sendmsg", dl, POLLOUT, [&](io_uring_sqe* q) {
+      io_uring_prep_sendmsg(q, core_.fd, &msg, MSG_NOSIGNAL);
+    });
+    if (r < 0) {
+      ec = to_ec(r);
+      return sent;
+    }
+    std::size_t k = static_cast<std::size_t>(r);
+    sent += k;
+    while (k > 0 && i < bufs.size()) {  // advance past what the kernel took
+      std::size_t rest = bufs[i].size - off;
+      if (k < rest) {
+        off += k;
+        k = 0;
+      } else {
+        k -= rest;
+        ++i;
+        off = 0;
+      }
+    }
+  }
+  return sent;
+}
+
+void tcp_stream::write_all(std::span<const const_buffer> bufs, duration timeout) {
+  std::error_code ec;
+  std::size_t sent = write_all(bufs, ec, timeout);
+  if (ec) throw std::system_error(ec, "sendmsg " + core_.peer.to_string() + " (after " + std::to_string(sent) + " bytes)");
+}
+
+void tcp_stream::shutdown(int how) {
+  if (::shutdown(core_.fd, how) != 0 && errno != ENOTCONN) throw_io("shutdown", core_.peer, {errno, std::system_category()});
+}
+
+void tcp_stream::set_nodelay(bool on) { set_int_opt(core_, IPPROTO_TCP, TCP_NODELAY, on, "setsockopt TCP_NODELAY"); }
+
+void tcp_stream::set_keepalive(bool on, int idle_seconds) {
+  set_int_opt(core_, SOL_SOCKET, SO_KEEPALIVE, on, "setsockopt SO_KEEPALIVE");
+  if (on && idle_seconds > 0) set_int_opt(core_, IPPROTO_TCP, TCP_KEEPIDLE, idle_seconds, "setsockopt TCP_KEEPIDLE");
+}
+
+address tcp_stream::local() const { return sock_name(core_.fd); }
+
+// -------------------------------------------------------------- tcp_listener
+
+tcp_listener tcp_listener::bind(const address& at, int backlog, bool reuse_port) {
+  tcp_listener l;
+  int fd = new_socket(at.family(), SOCK_STREAM);
+  if (fd < 0) throw_io("socket", at, to_ec(fd));
+  l.core_.fd = fd;
+  l.core_.peer = at;
+  if (at.is_ip()) set_int_opt(l.core_, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR");
+  if (reuse_port) set_int_opt(l.core_, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt SO_REUSEPORT");
+  if (::bind(fd, at.native(), at.native_size()) != 0) throw_io("bind", at, {errno, std::system_category()});
+  if (::listen(fd, backlog) != 0) throw_io("listen", at, {errno, std::system_category()});
+  l.core_.peer = sock_name(fd);
+  if (l.core_.peer.family() == AF_UNSPEC) l.core_.peer = at;
+  return l;
+}
+
+tcp_stream tcp_listener::accept(std::error_code& ec, duration timeout) {
+  ec.clear();
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  int r = sock_op(core_, "accept", deadline_of(timeout), POLLIN, [&](io_uring_sqe* q) {
+    len = sizeof ss;
+    io_uring_prep_accept(q, core_.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+  });
+  if (r < 0) {
+    ec = to_ec(r);
+    return {};
+  }
+  tcp_stream s = tcp_stream::from_fd(r);
+  if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+    int one = 1;
+    ::setsockopt(r, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return s;
+}
+
+tcp_stream tcp_listener::accept(duration timeout) {
+  std::error_code ec;
+  tcp_stream s = accept(ec, timeout);
+  if (ec) throw_io("accept", core_.peer, ec);
+  return s;
+}
+
+// ---------------------------------------------------------------- udp_socket
+
+udp_socket udp_socket::open(int family) {
+  udp_socket u;
+  int fd = new_socket(family, SOCK_DGRAM);
+  if (fd < 0) throw std::system_error(to_ec(fd), "socket (datagram)");
+  u.core_.fd = fd;
+  return u;
+}
+
+udp_socket udp_socket::bind(const address& at) {
+  udp_socket u = open(at.family());
+  if (::bind(u.core_.fd, at.native(), at.native_size()) != 0) throw_io("bind", at, {errno, std::system_category()});
+  u.core_.peer = sock_name(u.core_.fd);
+  return u;
+}
+
+address udp_socket::local() const { return sock_name(core_.fd); }
+
+std::size_t udp_socket::send_to(const_buffer buf, const address& to, std::error_code& ec, duration timeout) {
+  ec.clear();
+  iovec iov{const_cast<void*>(buf.data), buf.size};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr*>(to.native());
+  msg.msg_namelen = to.native_size();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  detail::socket_core& c = core_;
+  address saved = c.peer;
+  c.peer = to;  // for the messages
+  int r = sock_op(c, "sendto", deadline_of(timeout), POLLOUT, [&](io_uring_sqe* q) {
+    io_uring_prep_sendmsg(q, c.fd, &msg, MSG_NOSIGNAL);
+  });
+  c.peer = saved;
+  c.broken = false;  // datagrams cannot get out of step
+  if (r < 0) {
+    ec = to_ec(r);
+    return 0;
+  }
+  return static_cast<std::size_t>(r);
+}
+
+std::size_t udp_socket::send_to(const_buffer buf, const address& to, duration timeout) {
+  std::error_code ec;
+  std::size_t n = send_to(buf, to, ec, timeout);
+  if (ec) throw_io("sendto", to, ec);
+  return n;
+}
+
+udp_socket::received udp_socket::receive_from(mutable_buffer buf, std::error_code& ec, duration timeout) {
+  ec.clear();
+  sockaddr_storage ss{};
+  iovec iov{buf.data, buf.size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  int r = sock_op(core_, "recvfrom", deadline_of(timeout), POLLIN, [&](io_uring_sqe* q) {
+    msg.msg_name = &ss;
+    msg.msg_namelen = sizeof ss;
+    io_uring_prep_recvmsg(q, core_.fd, &msg, 0);
+  });
+  core_.broken = false;
+  if (r < 0) {
+    ec = to_ec(r);
+    return {0, address()};
+  }
+  return {static_cast<std::size_t>(r), address::from_native(reinterpret_cast<sockaddr*>(&ss), msg.msg_namelen)};
+}
+
+udp_socket::received udp_socket::receive_from(mutable_buffer buf, duration timeout) {
+  std::error_code ec;
+  received r = receive_from(buf, ec, timeout);
+  if (ec) throw_io("recvfrom", local(), ec);
+  return r;
+}
+
+// ------------------------------------------------------------- stream_server
+
+stream_server::stream_server(tcp_listener listener, handler_type handler)
+    : listener_(std::move(listener)), local_(listener_.local()), handler_(std::move(handler)) {}
+
+stream_server::stream_server(const address& at, handler_type handler)
+    : stream_server(tcp_listener::bind(at), std::move(handler)) {}
+
+stream_server::~stream_server() {
+  try {
+    stop(duration::zero());
+  } catch (...) {
+    // Killed while stopping: the connections were killed already.
+  }
+}
+
+void stream_server::serve_forever() {
+  using namespace std::chrono_literals;
+  duration backoff = duration::zero();
+  bool reported = false;
+  while (!stopping_) {
+    std::error_code ec;
+    tcp_stream s = listener_.accept(ec);
+    if (ec) {
+      if (stopping_ || ec == io_errc::closed) break;
+      const int e = ec.category() == std::system_category() ? ec.value() : 0;
+      if (e == ECONNABORTED || e == EPROTO || e == EPERM || e == EINTR) continue;  // that client's problem
+      // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) or
+      // anything unexpected: say so once, then back off; never spin.
+      if (!reported)
+        std::fprintf(stderr, "greenring: accept on %s: %s; backing off until it succeeds\n",
+                     local_.to_string().c_str(), ec.message().c_str());
+      reported = true;
+      backoff = std::clamp<duration>(backoff * 2, 10ms, 1s);
+      sleep(backoff);
+      continue;
+    }
+    if (reported) std::fprintf(stderr, "greenring: accept on %s works again\n", local_.to_string().c_str());
+    reported = false;
+    backoff = duration::zero();
+    const std::uint64_t key = ++accepted_;
+    any_task t = spawn([this, key](tcp_stream conn) {
+      struct leave {
+        stream_server* srv;
+        std::uint64_t key;
+        ~leave() {
+          srv->conns_.erase(key);
+          if (srv->stop_waiter_ && srv->conns_.empty()) detail::hub::get().schedule(*srv->stop_waiter_);
+        }
+      } on_exit{this, key};
+      handler_(conn);
+    }, std::move(s));
+    conns_.emplace(key, std::move(t));
+  }
+}
+
+void stream_server::start() {
+  acceptor_ = spawn(task_options{"stream_server " + local_.to_string()}, [this] { serve_forever(); });
+}
+
+void stream_server::stop(duration grace) {
+  stopping_ = true;
+  listener_.close();  // cancels the accept in flight
+  if (acceptor_ && acceptor_.id() != greenlet::current().id()) acceptor_.join();
+  if (!conns_.empty() && grace > duration::zero()) {
+    detail::hub& h = detail::hub::get();
+    detail::wake_timer timer(h, h.current(), deadline_of(grace));
+    stop_waiter_ = &h.current();
+    struct reset {
+      greenlet*& w;
+      ~reset() { w = nullptr; }
+    } r{stop_waiter_};
+    while (!conns_.empty() && !timer.fired) h.block("stream_server stop");
+  }
+  std::vector<any_task> rest;
+  for (auto& [k, t] : conns_) rest.push_back(t);
+  killall(rest);
+}
+
+}  // namespace greenring

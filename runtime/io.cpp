@@ -1,0 +1,144 @@
+// greenring — io_op: a request waited on by the task that made it.
+//
+// Invariants: an op is counted in its ring's in-flight list from the moment
+// its SQE is queued until its CQE is reaped (or, in a forked child, until the
+// fork completes it); `wait` returns only after that. The linked timeout's
+// SQE carries no completion: its CQE is ignored, and its timespec lives in
+// the op, which outlives the submission.
+#include "detail/io.hpp"
+
+#include "detail/assert.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <exception>
+
+#include <cstdio>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <vector>
+
+namespace greenring::detail {
+
+io_uring_sqe* io_op::sqe(clock::time_point deadline) {
+  GREENRING_ASSERT(sqe_ == nullptr, "io_op::sqe called twice");
+  deadline_ = deadline;
+  uring& r = h_.ring();
+  if (deadline != clock::time_point::max()) r.reserve(2);
+  sqe_ = r.sqe();
+  return sqe_;
+}
+
+void io_op::on_complete(completion* c, int res, unsigned flags) noexcept {
+  auto* op = static_cast<io_op*>(c);
+  (void)flags;
+  op->res_ = res;
+  op->done_ = true;
+  op->h_.schedule(*op->owner_);
+}
+
+void io_op::abandon(int res) noexcept { on_complete(this, res, 0); }
+
+int io_op::wait(const char* what) {
+  GREENRING_ASSERT(sqe_ != nullptr, "io_op::wait before io_op::sqe");
+  uring& r = h_.ring();
+  owner_ = &h_.current();
+  io_uring_sqe_set_data(sqe_, static_cast<completion*>(this));
+  if (deadline_ != clock::time_point::max()) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_.time_since_epoch()).count();
+    ts_.tv_sec = ns / 1'000'000'000;
+    ts_.tv_nsec = ns % 1'000'000'000;
+    sqe_->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* t = r.sqe();  // reserved by sqe(): the very next slot
+    // steady_clock is CLOCK_MONOTONIC, the link timeout's default clock.
+    io_uring_prep_link_timeout(t, &ts_, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(t, 0);
+  }
+  r.add_in_flight(*this);
+  if (counter_) ++counter_->in_flight;
+  struct uncount {
+    io_counter* c;
+    hub& h;
+    ~uncount() {
+      if (c && --c->in_flight == 0 && c->closer) h.schedule(*c->closer);
+    }
+  } uncount_on_exit{counter_, h_};
+  try {
+    while (!done_) h_.block(what);
+  } catch (...) {
+    // Killed, or a timeout scope expired: the kernel may still write into
+    // the caller's buffer until the CQE says otherwise. Cancel, then wait
+    // for that CQE, ignoring further kills (they stay pending).
+    if (!done_) {
+      cancelled_ = true;
+      io_uring_sqe* c = r.sqe();
+      io_uring_prep_cancel(c, static_cast<completion*>(this), 0);
+      io_uring_sqe_set_data64(c, 0);
+      while (!done_) h_.block_uninterruptible(what);
+    }
+    throw;
+  }
+  if (res_ == -ECANCELED && deadline_ != clock::time_point::max() && !cancelled_) res_ = -ETIMEDOUT;
+  return res_;
+}
+
+namespace {
+
+// IORING_ASYNC_CANCEL_FD arrived in Linux 5.19 and cannot be probed.
+bool kernel_cancels_by_fd() noexcept {
+  static const bool yes = [] {
+    utsname u{};
+    if (::uname(&u) != 0) return false;
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 19);
+  }();
+  return yes;
+}
+
+}  // namespace
+
+void cancel_fd(hub& h, int fd) {
+  uring& r = h.ring();
+  if (kernel_cancels_by_fd()) {
+    io_uring_sqe* c = r.sqe();
+    io_uring_prep_cancel_fd(c, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(c, 0);
+    return;
+  }
+  // Collect first: sqe() may reap, which unlinks entries. The ops' frames
+  // stay alive meanwhile: reaping only makes their tasks ready.
+  std::vector<completion*> ops;
+  r.for_each_in_flight([&ops, fd](completion& c) {
+    if (c.fn == &io_op::on_complete && static_cast<io_op&>(c).fd() == fd) ops.push_back(&c);
+  });
+  for (completion* c : ops) {
+    io_uring_sqe* s = r.sqe();
+    io_uring_prep_cancel(s, c, 0);
+    io_uring_sqe_set_data64(s, 0);
+  }
+}
+
+}  // namespace greenring::detail
+
+namespace greenring::detail {
+
+void close_fd(int fd, io_counter& c) noexcept {
+  if (fd < 0) return;
+  if (c.in_flight > 0) {
+    // The ring holds its own reference to the file: closing the fd would not
+    // stop these requests, and the number could be reused under them.
+    hub& h = hub::get();
+    try {
+      cancel_fd(h, fd);
+    } catch (...) {
+      // No memory for the fallback's list: the requests end on their own.
+    }
+    c.closer = &h.current();
+    while (c.in_flight > 0) h.block_uninterruptible("close");
+    c.closer = nullptr;
+  }
+  ::close(fd);
+}
+
+}  // namespace greenring::detail

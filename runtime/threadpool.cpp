@@ -1,0 +1,308 @@
+// greenring — threadpool: OS threads that hand results back to hubs.
+//
+// Invariants: a job is owned (shared_ptr) by its pool_result and by whoever
+// holds it in transit: the pool's queue, then a worker, then the submitting
+// hub's remote queue. Workers touch only the job's value/error before they
+// post it; everything else about a job is touched on the submitting hub's
+// thread. A hub keeps one eventfd read in its ring while it expects results,
+// so a pending job counts as IO in flight (no loop_exit) and the hub is
+// woken by the kernel, never by polling. A hub that goes away marks its
+// queue closed; results posted after that are dropped by the worker.
+#include "detail/hub.hpp"
+#include "detail/io.hpp"
+
+#include <greenring/threadpool.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace greenring::detail {
+
+/// The part of a hub's remote queue that worker threads see.
+struct remote_shared {
+  std::mutex m;
+  std::vector<std::shared_ptr<pool_job>> items;
+  int efd = -1;
+  bool closed = false;
+  remote_shared() {
+    efd = ::eventfd(0, EFD_CLOEXEC);
+    if (efd < 0) throw std::system_error(errno, std::system_category(), "greenring: eventfd for the thread pool");
+  }
+  ~remote_shared() { ::close(efd); }
+  /// From any thread. Returns false when the hub is gone.
+  bool post(std::shared_ptr<pool_job> j) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> g(m);
+      if (closed) return false;
+      wake = items.empty();
+      items.push_back(std::move(j));
+    }
+    if (wake) {
+      std::uint64_t one = 1;
+      ssize_t r;
+      do r = ::write(efd, &one, sizeof one);
+      while (r < 0 && errno == EINTR);
+    }
+    return true;
+  }
+};
+
+struct hub::remote : completion {
+  explicit remote(hub& h) : h_(h), sh_(std::make_shared<remote_shared>()) { fn = &on_read; }
+  hub& h_;
+  std::shared_ptr<remote_shared> sh_;
+  std::size_t expected_ = 0;
+  bool armed_ = false;
+  std::uint64_t buf_ = 0;  // the kernel writes here until the read's CQE
+
+  void expect() {
+    ++expected_;
+    arm();
+  }
+  void arm() {
+    if (armed_ || expected_ == 0) return;
+    io_uring_sqe* s = h_.ring().sqe();
+    io_uring_prep_read(s, sh_->efd, &buf_, sizeof buf_, 0);
+    io_uring_sqe_set_data(s, static_cast<completion*>(this));
+    h_.ring().add_in_flight(*this);
+    armed_ = true;
+  }
+  static void on_read(completion* c, int res, unsigned) noexcept {
+    auto* self = static_cast<remote*>(c);
+    self->armed_ = false;
+    if (res == -ECANCELED && self->h_.forked_) return;  // the parent's ring: see after_fork
+    std::vector<std::shared_ptr<pool_job>> batch;
+    {
+      std::lock_guard<std::mutex> g(self->sh_->m);
+      batch.swap(self->sh_->items);
+    }
+    for (auto& j : batch) {
+      --self->expected_;
+      deliver(self->h_, std::move(j));
+    }
+    try {
+      self->arm();
+    } catch (...) {
+      std::fprintf(stderr, "greenring: cannot re-arm the thread pool wake-up read\n");
+    }
+  }
+  static void deliver(hub& h, std::shared_ptr<pool_job> j) noexcept;
+};
+
+hub::remote& hub::remote_queue() {
+  if (!remote_) remote_ = new remote(*this);
+  return *remote_;
+}
+
+class threadpool_impl {
+ public:
+  explicit threadpool_impl(std::size_t n) {
+    if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+    sigset_t all, old;
+    sigfillset(&all);
+    // Workers inherit a mask that blocks everything: signals stay with the
+    // threads running hubs (signalfd, SIGINT handlers, profilers' EINTR).
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    try {
+      for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+    } catch (...) {
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      stop();
+      throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  ~threadpool_impl() { stop(); }
+
+  void submit(std::shared_ptr<pool_job> j, std::shared_ptr<remote_shared> to) {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      queue_.push_back(entry{std::move(j), std::move(to)});
+    }
+    cv_.notify_one();
+  }
+  std::size_t size() const noexcept { return workers_.size(); }
+
+  // Hub-side accounting for join(): jobs submitted from each hub that have
+  // not yet been delivered (and had their callback run).
+  struct per_hub {
+    void* hub;
+    std::size_t pending = 0;
+    std::vector<greenlet*> joiners;
+  };
+  per_hub& for_hub(void* h) {
+    std::lock_guard<std::mutex> g(m_);
+    for (auto& p : hubs_)
+      if (p->hub == h) return *p;
+    hubs_.push_back(std::make_unique<per_hub>(per_hub{h, 0, {}}));
+    return *hubs_.back();
+  }
+
+ private:
+  struct entry {
+    std::shared_ptr<pool_job> job;
+    std::shared_ptr<remote_shared> to;
+  };
+  void work() {
+    for (;;) {
+      entry e;
+      {
+        std::unique_lock<std::mutex> g(m_);
+        cv_.wait(g, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        e = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      e.job->run();
+      e.to->post(std::move(e.job));
+    }
+  }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<entry> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<per_hub>> hubs_;
+};
+
+void hub::remote::deliver(hub& h, std::shared_ptr<pool_job> j) noexcept {
+  j->done = true;
+  if (j->waiter) h.schedule(*j->waiter);
+  auto* acct = static_cast<threadpool_impl::per_hub*>(j->hub);
+  auto settle = [&h, acct] {
+    if (acct && --acct->pending == 0) {
+      for (greenlet* g : acct->joiners) h.schedule(*g);
+      acct->joiners.clear();
+    }
+  };
+  if (!j->has_callback()) {
+    if (j->error && j.use_count() == 1)
+      std::fprintf(stderr, "greenring: a thread pool job failed and nobody asked for its result\n");
+    settle();
+    return;
+  }
+  try {
+    spawn([j, settle]() mutable {
+      struct on_exit {
+        decltype(settle)& s;
+        ~on_exit() { s(); }
+      } done{settle};
+      j->callback();
+    });
+  } catch (...) {
+    settle();
+    std::fprintf(stderr, "greenring: cannot spawn a thread pool callback task\n");
+  }
+}
+
+void pool_submit(threadpool_impl& p, std::shared_ptr<pool_job> job) {
+  hub& h = hub::get();
+  hub::remote& r = h.remote_queue();
+  auto& acct = p.for_hub(&h);
+  job->hub = &acct;
+  r.expect();
+  ++acct.pending;
+  p.submit(std::move(job), r.sh_);
+}
+
+bool pool_wait(pool_job& job, duration d) {
+  if (job.done) return true;
+  hub& h = hub::get();
+  wake_timer timer(h, h.current(), d == forever ? clock::time_point::max() : deadline_after(d));
+  job.waiter = &h.current();
+  struct clear {
+    pool_job& j;
+    ~clear() { j.waiter = nullptr; }
+  } c{job};
+  while (!job.done && !timer.fired) h.block("threadpool result");
+  return job.done;
+}
+
+}  // namespace greenring::detail
+
+namespace greenring {
+
+threadpool::threadpool(std::size_t threads) : impl_(std::make_unique<detail::threadpool_impl>(threads)) {}
+threadpool::~threadpool() = default;
+std::size_t threadpool::size() const noexcept { return impl_->size(); }
+
+void threadpool::join() {
+  detail::hub& h = detail::hub::get();
+  auto& acct = impl_->for_hub(&h);
+  while (acct.pending > 0) {
+    acct.joiners.push_back(&h.current());
+    try {
+      h.block("threadpool join");
+    } catch (...) {
+      std::erase(acct.joiners, &h.current());
+      throw;
+    }
+    std::erase(acct.joiners, &h.current());
+  }
+}
+
+namespace {
+threadpool* global_pool = nullptr;
+std::mutex global_mu;
+}  // namespace
+
+threadpool& threadpool::global() {
+  std::lock_guard<std::mutex> g(global_mu);
+  // Never destroyed: workers may be busy in getaddrinfo at exit.
+  if (!global_pool) global_pool = new threadpool();
+  return *global_pool;
+}
+
+namespace detail {
+
+void forget_global_pool_after_fork() noexcept {
+  // The child has none of the parent's threads; the old object (and any
+  // mutex a vanished thread held) is abandoned, not destroyed.
+  global_pool = nullptr;
+  new (&global_mu) std::mutex();
+}
+
+void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept {
+  if (!r) return;
+  if (forked) {
+    // Leak the shared part: a parent's worker may have held its mutex.
+    new std::shared_ptr<remote_shared>(std::move(r->sh_));
+  } else {
+    std::lock_guard<std::mutex> g(r->sh_->m);
+    r->sh_->closed = true;
+    r->sh_->items.clear();
+  }
+  if (r->armed_ && !forked) {
+    io_uring_sqe* s = h.ring().sqe();
+    io_uring_prep_cancel(s, static_cast<completion*>(r), 0);
+    io_uring_sqe_set_data64(s, 0);
+    r->expected_ = 0;
+    while (r->armed_) h.ring().wait(clock::time_point::max());
+  }
+  delete r;
+  r = nullptr;
+}
+
+}  // namespace detail
+}  // namespace greenring
