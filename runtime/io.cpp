@@ -32,6 +32,7 @@ io_uring_sqe* io_op::sqe(clock::time_point deadline) {
 void io_op::on_complete(completion* c, int res, unsigned flags) noexcept {
   auto* op = static_cast<io_op*>(c);
   (void)flags;
+  GREENRING_ASSERT(!op->done_, "an io_uring request completed twice");
   op->res_ = res;
   op->done_ = true;
   op->h_.schedule(*op->owner_);

@@ -83,6 +83,9 @@ runtime_stats stats() {
     s.ready = h->ready_count();
     s.timers = h->timers();
     s.io_in_flight = h->ring().in_flight();
+    s.io_submitted = h->ring().submitted();
+    s.io_completed = h->ring().completed();
+    s.cq_overflows = h->ring().cq_overflows();
   }
   return s;
 }

@@ -81,6 +81,9 @@ struct runtime_stats {
   std::size_t io_in_flight = 0;   // submitted, completion not yet reaped
   std::size_t stacks_in_use = 0;  // mapped and owned by a live greenlet
   std::size_t stacks_pooled = 0;  // mapped and kept for reuse
+  unsigned long long io_submitted = 0;  // requests ever queued on this thread's ring
+  unsigned long long io_completed = 0;  // their completions ever reaped
+  unsigned long long cq_overflows = 0;  // times the kernel had to hold completions back
 };
 runtime_stats stats();
 

@@ -42,6 +42,7 @@ class uring {
   /// Records one request whose CQE will reach `c`.
   void add_in_flight(completion& c) noexcept {
     ++in_flight_;
+    ++submitted_;
     c.prev = nullptr;
     c.next = head_;
     if (head_) head_->prev = &c;
@@ -70,6 +71,8 @@ class uring {
   std::size_t in_flight() const noexcept { return in_flight_; }
   std::size_t queued() const noexcept { return io_uring_sq_ready(&ring_); }
   unsigned long long cq_overflows() const noexcept { return cq_overflows_; }
+  unsigned long long submitted() const noexcept { return submitted_; }
+  unsigned long long completed() const noexcept { return completed_; }
 
  private:
   void reap() noexcept;
@@ -78,12 +81,15 @@ class uring {
     if (c.prev) c.prev->next = c.next; else head_ = c.next;
     if (c.next) c.next->prev = c.prev;
     --in_flight_;
+    ++completed_;
   }
   io_uring ring_{};
   unsigned entries_;
   completion* head_ = nullptr;
   std::size_t in_flight_ = 0;
   unsigned long long cq_overflows_ = 0;
+  unsigned long long submitted_ = 0;
+  unsigned long long completed_ = 0;
 };
 
 }  // namespace greenring::detail
