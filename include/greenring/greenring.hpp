@@ -9,6 +9,7 @@
 #include <greenring/greenlet.hpp>
 #include <greenring/hub.hpp>
 #include <greenring/resolver.hpp>
+#include <greenring/signal.hpp>
 #include <greenring/socket.hpp>
 #include <greenring/task.hpp>
 #include <greenring/threadpool.hpp>
