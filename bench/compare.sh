@@ -11,9 +11,10 @@ dir=build-bench
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false >/dev/null
 meson compile -C "$dir" -j2 >/dev/null
 out=$(mktemp -d)
-for b in switch_bench spawn_bench idle_bench; do
+for b in switch_bench spawn_bench idle_bench file_bench echo_bench; do
   r=$reps
-  [ "$b" = idle_bench ] && r=$(( reps < 3 ? reps : 3 ))  # one-shot runs of up to a million tasks
+  # One-shot runs of up to a million tasks, and 12 s echo runs: at most 3.
+  case $b in idle_bench|echo_bench) r=$(( reps < 3 ? reps : 3 )) ;; esac
   for i in $(seq "$r"); do
     "./$dir/bench/$b" --benchmark_format=json >"$out/$b.$i.json" 2>/dev/null
   done
@@ -26,7 +27,8 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     for b in json.load(open(f))["benchmarks"]:
         if b.get("error_occurred"):
             continue
-        for k in ("ns_per_switch", "ns_per_task", "rss_per_task_bytes", "wake_all_ms", "spawn_ns_per_task"):
+        for k in ("ns_per_switch", "ns_per_task", "rss_per_task_bytes", "wake_all_ms", "spawn_ns_per_task",
+                  "MB_per_s", "req_per_s", "p50_us", "p99_us", "server_cpu_us_per_req"):
             if k in b:
                 vals.setdefault((b["run_name"], k), []).append(b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task") else 1))
 def med(name, key):
@@ -56,15 +58,36 @@ for n in ("10000", "100000", "1000000"):
                  ("BM_threads_idle/10000/iterations:1", "rss_per_task_bytes")))
     rows.append((f"idle {int(n):,} tasks: wake all (ms)", (g, "wake_all_ms"),
                  ("BM_threads_idle/10000/iterations:1", "wake_all_ms") if n == "10000" else None))
+# Rows where more is better (rates); everywhere else less is better.
+higher = []
+rows.append(("file: 4 KiB random reads, 64 workers (MB/s)", ("BM_greenring_random_reads/min_time:2.000/real_time", "MB_per_s"),
+             ("BM_threads_random_preads/min_time:2.000/real_time", "MB_per_s")))
+higher.append(rows[-1][0])
+for n in ("100", "1000"):
+    g = f"BM_echo/greenring/{n}/iterations:1/real_time"
+    for base, bname in (("threads", "threads"), ("uring", "raw liburing")):
+        b = f"BM_echo/{base}/{n}/iterations:1/real_time"
+        rows.append((f"echo {n} conns vs {bname}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
+        higher.append(rows[-1][0])
+        rows.append((f"echo {n} conns vs {bname}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
+        rows.append((f"echo {n} conns vs {bname}: server CPU us/request", (g, "server_cpu_us_per_req"),
+                     (b, "server_cpu_us_per_req")))
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.release()}; medians of the runs")
-print(f"{'benchmark':48} {'greenring':>12} {'threads':>12} {'threads/greenring':>18}")
+print(f"{'benchmark':55} {'greenring':>11} {'baseline':>11} {'greenring is':>13}")
 for label, g, t in rows:
     gv = med(*g)
     tv = med(*t) if t else None
-    fmt = lambda v: f"{v:12.1f}" if v is not None else f"{'-':>12}"
-    ratio = f"{tv / gv:17.1f}x" if gv and tv else f"{'-':>18}"
-    print(f"{label:48} {fmt(gv)} {fmt(tv)} {ratio}")
-print("threads baseline: condvar/semaphore ping-pong between two std::threads; std::thread create+join;"
-      " 10,000 threads in sleep_until for every idle row (the N threads reach here)")
+    fmt = lambda v: f"{v:11.1f}" if v is not None else f"{'-':>11}"
+    if gv and tv:
+        adv = gv / tv if label in higher else tv / gv
+        ratio = f"{adv:11.2f}x "
+    else:
+        ratio = f"{'-':>13}"
+    print(f"{label:55} {fmt(gv)} {fmt(tv)} {ratio}")
+print("'greenring is' = how many times better than the baseline (above 1: greenring wins).")
+print("baselines: condvar/semaphore ping-pong between two std::threads; std::thread create+join;"
+      " 10,000 threads in sleep_until for every idle row (the N threads reach here); 64 threads in pread;"
+      " echo: thread-per-connection and a callback-style liburing server, same load generator,"
+      " server on CPU 0, load on CPU 1")
 PY
 rm -rf "$out"

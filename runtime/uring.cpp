@@ -47,14 +47,14 @@ struct op_name {
 };
 // Every opcode greenring submits, with the kernel that brought it.
 constexpr op_name used_ops[] = {
-    {IORING_OP_NOP, "NOP (5.1)"},           {IORING_OP_READ, "READ (5.6)"},
+    {IORING_OP_READ, "READ (5.6)"},
     {IORING_OP_WRITE, "WRITE (5.6)"},       {IORING_OP_FSYNC, "FSYNC (5.1)"},
     {IORING_OP_POLL_ADD, "POLL_ADD (5.1)"}, {IORING_OP_SENDMSG, "SENDMSG (5.3)"},
     {IORING_OP_RECVMSG, "RECVMSG (5.3)"},   {IORING_OP_SEND, "SEND (5.6)"},
     {IORING_OP_RECV, "RECV (5.6)"},         {IORING_OP_ACCEPT, "ACCEPT (5.5)"},
     {IORING_OP_CONNECT, "CONNECT (5.5)"},   {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL (5.5)"},
     {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT (5.5)"}, {IORING_OP_OPENAT, "OPENAT (5.6)"},
-    {IORING_OP_CLOSE, "CLOSE (5.6)"},       {IORING_OP_SHUTDOWN, "SHUTDOWN (5.11)"},
+    {IORING_OP_CLOSE, "CLOSE (5.6)"},
 };
 
 }  // namespace

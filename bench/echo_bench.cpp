@@ -1,0 +1,315 @@
+// echo_bench: closed-loop 64-byte request/response over loopback, the same
+// greenring load generator against three servers, each in its own process:
+//   greenring  one task per connection (stream_server)
+//   threads    one std::thread per connection, blocking recv/send
+//   uring      hand-written callback-style liburing loop, batched
+//              submissions, no coroutines: the physical reference
+// The server is pinned to CPU 0 and the load generator to CPU 1. Each run
+// warms up for 2 s, then measures for ECHO_BENCH_SECONDS (default 10).
+// Counters: requests/s, p50/p99 latency (us), server CPU us per request
+// (from /proc/<pid>/task/*/schedstat, all server threads).
+#include <greenring/greenring.hpp>
+
+#include <benchmark/benchmark.h>
+#include <liburing.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t msg_size = 64;
+
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu % static_cast<int>(std::thread::hardware_concurrency()), &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+int listen_socket() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 4096) != 0) std::_Exit(3);
+  return fd;
+}
+
+std::uint16_t port_of(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// ---- servers (run in the child; never return) ----
+
+[[noreturn]] void serve_greenring() {
+  greenring::stream_server srv(greenring::address::ip("127.0.0.1", 0), [](greenring::tcp_stream& s) {
+    char buf[4096];
+    std::error_code ec;
+    while (std::size_t n = s.read_some(buf, ec)) {
+      s.write_all(greenring::const_buffer(buf, n), ec);
+      if (ec) break;
+    }
+  });
+  std::uint16_t port = srv.local().port();
+  if (::write(1, &port, sizeof port) != sizeof port) std::_Exit(4);
+  srv.serve_forever();
+  std::_Exit(0);
+}
+
+[[noreturn]] void serve_threads(int lfd) {
+  std::uint16_t port = port_of(lfd);
+  if (::write(1, &port, sizeof port) != sizeof port) std::_Exit(4);
+  for (;;) {
+    int c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::thread([c] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        for (ssize_t off = 0; off < n;) {
+          ssize_t w = ::send(c, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
+          if (w <= 0) goto done;
+          off += w;
+        }
+      }
+    done:
+      ::close(c);
+    }).detach();
+  }
+}
+
+// Callback-style io_uring echo: one state per connection, the op kind in
+// the low bits of user_data; one submit_and_wait per loop turn.
+[[noreturn]] void serve_uring(int lfd) {
+  struct conn {
+    int fd;
+    char buf[4096];
+    std::size_t len = 0, off = 0;
+  };
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
+  if (io_uring_queue_init_params(4096, &ring, &p) < 0) std::_Exit(5);
+  enum : std::uintptr_t { op_accept = 0, op_recv = 1, op_send = 2 };
+  auto get_sqe = [&ring] {
+    io_uring_sqe* s;
+    while (!(s = io_uring_get_sqe(&ring))) io_uring_submit(&ring);
+    return s;
+  };
+  auto arm_accept = [&] {
+    io_uring_sqe* s = get_sqe();
+    io_uring_prep_accept(s, lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(s, op_accept);
+  };
+  auto arm_recv = [&](conn* c) {
+    io_uring_sqe* s = get_sqe();
+    io_uring_prep_recv(s, c->fd, c->buf, sizeof c->buf, 0);
+    io_uring_sqe_set_data64(s, reinterpret_cast<std::uintptr_t>(c) | op_recv);
+  };
+  auto arm_send = [&](conn* c) {
+    io_uring_sqe* s = get_sqe();
+    io_uring_prep_send(s, c->fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(s, reinterpret_cast<std::uintptr_t>(c) | op_send);
+  };
+  std::uint16_t port = port_of(lfd);
+  if (::write(1, &port, sizeof port) != sizeof port) std::_Exit(4);
+  arm_accept();
+  for (;;) {
+    io_uring_submit_and_wait(&ring, 1);
+    io_uring_cqe* cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      ++n;
+      const std::uintptr_t ud = cqe->user_data;
+      const int res = cqe->res;
+      auto* c = reinterpret_cast<conn*>(ud & ~std::uintptr_t{3});
+      switch (ud & 3) {
+        case op_accept:
+          if (res >= 0) {
+            int one = 1;
+            ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            arm_recv(new conn{res, {}, 0, 0});
+          }
+          arm_accept();
+          break;
+        case op_recv:
+          if (res <= 0) {
+            ::close(c->fd);
+            delete c;
+          } else {
+            c->len = static_cast<std::size_t>(res);
+            c->off = 0;
+            arm_send(c);
+          }
+          break;
+        case op_send:
+          if (res <= 0) {
+            ::close(c->fd);
+            delete c;
+          } else if ((c->off += static_cast<std::size_t>(res)) < c->len) {
+            arm_send(c);
+          } else {
+            arm_recv(c);
+          }
+          break;
+      }
+    }
+    io_uring_cq_advance(&ring, n);
+  }
+}
+
+// ---- measurement ----
+
+struct server_proc {
+  pid_t pid = -1;
+  std::uint16_t port = 0;
+};
+
+server_proc start_server(int kind) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) std::abort();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::close(pipefd[0]);
+    pin(0);
+    if (kind == 0) serve_greenring();
+    int lfd = listen_socket();
+    if (kind == 1) serve_threads(lfd);
+    serve_uring(lfd);
+  }
+  ::close(pipefd[1]);
+  server_proc s;
+  s.pid = pid;
+  if (::read(pipefd[0], &s.port, sizeof s.port) != sizeof s.port) std::abort();
+  ::close(pipefd[0]);
+  return s;
+}
+
+// CPU time of every thread of `pid`, in nanoseconds.
+double cpu_ns(pid_t pid) {
+  double total = 0;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(dir + "/" + e->d_name + "/schedstat");
+      double ns = 0;
+      if (f >> ns) total += ns;
+    }
+    ::closedir(d);
+  }
+  return total;
+}
+
+struct load_result {
+  double requests = 0, seconds = 0, p50 = 0, p99 = 0, server_cpu_ns = 0;
+  std::size_t errors = 0;
+};
+
+load_result run_load(pid_t server, std::uint16_t port, int conns, double warm_s, double measure_s) {
+  const auto to = greenring::address::ip("127.0.0.1", port);
+  const auto t0 = clk::now();
+  const auto warm_end = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(warm_s));
+  const auto end = warm_end + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(measure_s));
+  std::vector<std::vector<float>> lat(static_cast<std::size_t>(conns));
+  load_result r;
+  double cpu_at_warm_end = -1;
+  std::vector<greenring::task<void>> clients;
+  for (int c = 0; c < conns; ++c)
+    clients.push_back(greenring::spawn([&, c] {
+      try {
+        auto s = greenring::tcp_stream::connect(to, 10s);
+        char msg[msg_size], back[msg_size];
+        std::memset(msg, 'e', sizeof msg);
+        auto& mine = lat[static_cast<std::size_t>(c)];
+        for (;;) {
+          const auto a = clk::now();
+          if (a >= end) break;
+          s.write_all(greenring::const_buffer(msg, sizeof msg));
+          s.read_exact(back);
+          if (a >= warm_end) mine.push_back(std::chrono::duration<float, std::micro>(clk::now() - a).count());
+        }
+      } catch (const std::exception&) {
+        ++r.errors;
+      }
+    }));
+  auto sampler = greenring::spawn([&] {
+    greenring::sleep_until(warm_end);
+    cpu_at_warm_end = cpu_ns(server);
+    greenring::sleep_until(end);
+    r.server_cpu_ns = cpu_ns(server) - cpu_at_warm_end;
+  });
+  greenring::joinall(clients);
+  sampler.join();
+  std::vector<float> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  r.requests = static_cast<double>(all.size());
+  r.seconds = measure_s;
+  if (!all.empty()) {
+    r.p50 = all[all.size() / 2];
+    r.p99 = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return r;
+}
+
+double measure_seconds() {
+  const char* e = std::getenv("ECHO_BENCH_SECONDS");
+  double s = e ? std::atof(e) : 10;
+  return s > 0 ? s : 10;
+}
+
+void BM_echo(benchmark::State& state, int kind) {
+  const int conns = static_cast<int>(state.range(0));
+  pin(1);
+  for (auto _ : state) {
+    server_proc s = start_server(kind);
+    load_result r = run_load(s.pid, s.port, conns, 2.0, measure_seconds());
+    ::kill(s.pid, SIGKILL);
+    ::waitpid(s.pid, nullptr, 0);
+    state.counters["req_per_s"] = r.requests / r.seconds;
+    state.counters["p50_us"] = r.p50;
+    state.counters["p99_us"] = r.p99;
+    state.counters["server_cpu_us_per_req"] = r.requests > 0 ? r.server_cpu_ns / 1000.0 / r.requests : 0;
+    state.counters["errors"] = static_cast<double>(r.errors);
+    if (r.errors) state.SkipWithError("client errors");
+  }
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(BM_echo, greenring, 0)->Arg(100)->Arg(1000)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_echo, threads, 1)->Arg(100)->Arg(1000)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_echo, uring, 2)->Arg(100)->Arg(1000)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+
+BENCHMARK_MAIN();
