@@ -135,7 +135,11 @@ std::string address::host() const {
     const std::size_t off = offsetof(sockaddr_un, sun_path);
     if (static_cast<std::size_t>(len_) <= off) return "(unnamed)";
     std::size_t n = static_cast<std::size_t>(len_) - off;
-    if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+    if (un->sun_path[0] == '\0') {
+      std::string out(1, '@');  // built by append: GCC 12 warns falsely on "@" + string
+      out.append(un->sun_path + 1, n - 1);
+      return out;
+    }
     return std::string(un->sun_path, ::strnlen(un->sun_path, n));
   }
   return "(none)";
@@ -143,7 +147,13 @@ std::string address::host() const {
 
 std::string address::to_string() const {
   if (family() == AF_INET) return host() + ":" + std::to_string(port());
-  if (family() == AF_INET6) return "[" + host() + "]:" + std::to_string(port());
+  if (family() == AF_INET6) {
+    std::string out(1, '[');
+    out += host();
+    out += "]:";
+    out += std::to_string(port());
+    return out;
+  }
   return host();
 }
 
