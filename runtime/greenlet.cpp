@@ -13,6 +13,7 @@
 #include "detail/thread_state.hpp"
 
 #include <greenring/greenlet.hpp>
+#include <greenring/local.hpp>
 
 #include <boost/context/detail/fcontext.hpp>
 
@@ -198,6 +199,8 @@ greenlet::greenlet(kind k, greenlet* parent, std::size_t stack_size)
 }
 
 greenlet::~greenlet() {
+  if (extras_ && !extras_->locals.empty() && (kind_ == kind::root || state_ != state::active))
+    detail::local_access::destroy_all(*this);
   if (kind_ == kind::root || state_ != state::active) return;
   detail::thread_state* ts = detail::tls_state;
   GREENRING_ASSERT(ts == home_, "a suspended greenlet was destroyed on another thread");

@@ -9,6 +9,7 @@
 #include "detail/hub.hpp"
 
 #include <greenring/hub.hpp>
+#include <greenring/local.hpp>
 #include <greenring/task.hpp>
 
 #include <cstdio>
@@ -167,6 +168,8 @@ greenlet* task_base::body() noexcept {
       err = std::current_exception();
     }
     if (killed_) err = killed_error();
+    // Task-local values die with the task, on its stack, before joiners run.
+    local_access::destroy_all(*this);
     finish(std::move(err));
   }
   return nullptr;  // the hub picks the successor, maybe onto this very stack

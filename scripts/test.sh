@@ -31,7 +31,7 @@ fi
 # new for its allocation counts, which memcheck reports as mismatched; death
 # tests and exit tests fork children and are covered above).
 mkdir -p build/valgrind-logs
-for t in greenlet task timeout timer; do
+for t in greenlet task timeout timer sync; do
   if valgrind -q --error-exitcode=9 ./build/tests/${t}_test --gtest_filter='-*Death*:HubExit*' \
       >"build/valgrind-logs/$t.txt" 2>&1; then
     echo "valgrind: $t ok"

@@ -23,6 +23,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace greenring {
 
@@ -30,8 +31,21 @@ class timeout;
 namespace detail {
 struct thread_state;
 struct switch_access;
+struct local_access;
 class hub;
 class task_base;
+
+/// One task-local value (see local.hpp).
+struct local_slot {
+  std::uint64_t key;
+  void* value;
+  void (*destroy)(void*) noexcept;
+};
+/// What only some greenlets have: a name, task-local values.
+struct greenlet_extras {
+  std::string name;
+  std::vector<local_slot> locals;
+};
 }  // namespace detail
 
 class greenlet {
@@ -102,14 +116,13 @@ class greenlet {
   bool dead() const noexcept { return state_ == state::dead; }
   bool started() const noexcept { return state_ != state::fresh; }
   std::uint64_t id() const noexcept { return id_; }
-  const std::string& name() const noexcept { return name_ ? *name_ : no_name(); }
+  const std::string& name() const noexcept { return extras_ ? extras_->name : no_name(); }
   void set_name(std::string n) {
-    if (n.empty())
-      name_.reset();
-    else if (name_)
-      *name_ = std::move(n);
-    else
-      name_ = std::make_unique<std::string>(std::move(n));
+    if (!extras_) {
+      if (n.empty()) return;
+      extras_ = std::make_unique<detail::greenlet_extras>();
+    }
+    extras_->name = std::move(n);
   }
   /// Usable stack bytes (the request, page-rounded, at least min_stack_size).
   std::size_t stack_size() const noexcept { return stack_size_; }
@@ -187,7 +200,8 @@ class greenlet {
   std::size_t asan_size_ = 0;
   std::uint64_t id_;
   // Out of line, so that tasks (which have neither, mostly) stay small.
-  std::unique_ptr<std::string> name_;
+  std::unique_ptr<detail::greenlet_extras> extras_;  // name, task-local values
+  friend struct detail::local_access;
   std::unique_ptr<std::function<value(value)>> fn_;
 
   static const std::string& no_name() noexcept;

@@ -5,9 +5,14 @@
 #include <greenring/address.hpp>
 #include <greenring/buffer.hpp>
 #include <greenring/errors.hpp>
+#include <greenring/event.hpp>
 #include <greenring/file.hpp>
+#include <greenring/group.hpp>
 #include <greenring/greenlet.hpp>
 #include <greenring/hub.hpp>
+#include <greenring/local.hpp>
+#include <greenring/lock.hpp>
+#include <greenring/queue.hpp>
 #include <greenring/resolver.hpp>
 #include <greenring/signal.hpp>
 #include <greenring/socket.hpp>
@@ -15,3 +20,4 @@
 #include <greenring/threadpool.hpp>
 #include <greenring/timeout.hpp>
 #include <greenring/value.hpp>
+#include <greenring/wait.hpp>

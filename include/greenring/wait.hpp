@@ -1,0 +1,67 @@
+// greenring — waiting for several things at once (gevent.wait / iwait).
+//
+//   greenring::event stop;
+//   auto t = greenring::spawn(work);
+//   auto ready = greenring::wait({stop, t}, 1);   // whichever comes first
+//
+// Anything below converts to a `waitable`: an event, an async_result, a
+// task handle, a queue or channel-like queue (ready = an item can be got).
+#pragma once
+
+#include <greenring/detail/duration.hpp>
+#include <greenring/detail/wait_list.hpp>
+#include <greenring/event.hpp>
+#include <greenring/queue.hpp>
+#include <greenring/task.hpp>
+
+#include <cstddef>
+#include <initializer_list>
+#include <limits>
+#include <span>
+#include <vector>
+
+namespace greenring {
+
+class waitable {
+ public:
+  waitable(event& e) noexcept  // NOLINT: implicit on purpose
+      : obj_(&e), list_(&e.watchers()), ready_([](const void* o) { return static_cast<const event*>(o)->ready(); }) {}
+  template <class T>
+  waitable(async_result<T>& r) noexcept  // NOLINT
+      : obj_(&r), list_(&r.watchers()), ready_([](const void* o) { return static_cast<const async_result<T>*>(o)->ready(); }) {}
+  template <class T, class S>
+  waitable(basic_queue<T, S>& q) noexcept  // NOLINT
+      : obj_(&q), list_(&q.watchers()), ready_([](const void* o) { return !static_cast<const basic_queue<T, S>*>(o)->empty(); }) {}
+  waitable(const any_task& t) noexcept : obj_(&t), task_(true) {}  // NOLINT
+
+  /// True when waiting on it would not block.
+  bool ready() const { return task_ ? static_cast<const any_task*>(obj_)->ready() : ready_(obj_); }
+
+ private:
+  friend std::vector<std::size_t> wait(std::span<const waitable>, std::size_t, duration);
+  const void* obj_;
+  detail::wait_list* list_ = nullptr;
+  bool (*ready_)(const void*) = nullptr;
+  bool task_ = false;
+};
+
+/// Waits until at least `count` of `objects` are ready (count 0 or larger
+/// than the number of objects: all of them), or `timeout` passes. Returns
+/// the indexes of the ready ones, in order. Throws what cancels the caller.
+std::vector<std::size_t> wait(std::span<const waitable> objects,
+                              std::size_t count = std::numeric_limits<std::size_t>::max(),
+                              duration timeout = forever);
+inline std::vector<std::size_t> wait(std::initializer_list<waitable> objects,
+                                     std::size_t count = std::numeric_limits<std::size_t>::max(),
+                                     duration timeout = forever) {
+  return wait(std::span<const waitable>(objects.begin(), objects.size()), count, timeout);
+}
+
+/// Waits until one of `objects` is ready; returns its index, or
+/// `objects.size()` when `timeout` passed first.
+inline std::size_t wait_any(std::initializer_list<waitable> objects, duration timeout = forever) {
+  auto r = wait(objects, 1, timeout);
+  return r.empty() ? objects.size() : r.front();
+}
+
+}  // namespace greenring

@@ -1,0 +1,100 @@
+// greenring — semaphore and rlock. Permits are handed over, not grabbed:
+// release() gives the permit straight to the longest waiter (which is then
+// `granted`), so a newcomer can never overtake a waiter. A waiter killed or
+// timed out after it was granted a permit passes it on before leaving.
+#include "detail/hub.hpp"
+
+#include <greenring/lock.hpp>
+
+#include <string>
+
+namespace greenring {
+
+bool semaphore::acquire(duration timeout) {
+  if (count_ > 0 && waiters_.empty()) {
+    --count_;
+    return true;
+  }
+  detail::wait_node n;
+  try {
+    waiters_.park(n, detail::deadline_in(timeout), "semaphore.acquire");
+  } catch (...) {
+    if (n.granted) release();  // handed a permit, killed before using it
+    throw;
+  }
+  return n.granted;
+}
+
+bool semaphore::try_acquire() noexcept {
+  if (count_ > 0 && waiters_.empty()) {
+    --count_;
+    return true;
+  }
+  return false;
+}
+
+void semaphore::release() {
+  if (detail::wait_node* w = waiters_.front()) {
+    w->granted = true;
+    detail::wait_list::wake(*w);
+    return;
+  }
+  if (count_ >= limit_)
+    throw std::logic_error("greenring: bounded semaphore released more often than acquired (limit " +
+                           std::to_string(limit_) + ")");
+  ++count_;
+}
+
+bool rlock::owned() const noexcept {
+  detail::thread_state* ts = detail::tls_state;
+  return ts && owner_ == ts->current;
+}
+
+bool rlock::acquire(duration timeout) {
+  greenlet* me = &greenlet::current();
+  if (owner_ == me) {
+    ++depth_;
+    return true;
+  }
+  if (!sem_.acquire(timeout)) return false;
+  owner_ = me;
+  depth_ = 1;
+  return true;
+}
+
+bool rlock::try_acquire() noexcept {
+  greenlet* me = detail::tls_state ? detail::tls_state->current : nullptr;
+  if (me && owner_ == me) {
+    ++depth_;
+    return true;
+  }
+  if (!me || !sem_.try_acquire()) return false;
+  owner_ = me;
+  depth_ = 1;
+  return true;
+}
+
+void rlock::release() {
+  if (!owned()) throw std::logic_error("greenring::rlock: released by a task that does not hold it");
+  if (--depth_ == 0) {
+    owner_ = nullptr;
+    sem_.release();
+  }
+}
+
+std::size_t rlock::release_all() {
+  if (!owned()) throw std::logic_error("greenring::rlock: condition wait without holding the lock");
+  std::size_t d = depth_;
+  depth_ = 0;
+  owner_ = nullptr;
+  sem_.release();
+  return d;
+}
+
+void rlock::reacquire(std::size_t depth) {
+  sem_.acquire();
+  owner_ = &greenlet::current();
+  depth_ = depth;
+}
+
+}  // namespace greenring

@@ -1,0 +1,546 @@
+// Coordination primitives: events, results, locks, conditions, queues,
+// channels, wait(), groups, pools, task groups and task-locals.
+#include "../support/fixture.hpp"
+
+#include <greenring/greenring.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using greenring::spawn;
+
+namespace {
+
+class Sync : public greenring_test::Runtime {};
+
+// ---- event / async_result ----
+
+TEST_F(Sync, EventWakesAllWaitersInFifoOrder) {
+  greenring::event e;
+  std::vector<int> order;
+  std::vector<greenring::task<void>> ts;
+  for (int i = 0; i < 5; ++i) ts.push_back(spawn([&, i] {
+    EXPECT_TRUE(e.wait());
+    order.push_back(i);
+  }));
+  greenring::yield();
+  EXPECT_FALSE(e.is_set());
+  e.set();
+  greenring::joinall(ts);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(e.wait(0ms));
+  e.clear();
+  EXPECT_FALSE(e.wait(1ms));
+}
+
+TEST_F(Sync, KilledEventWaiterLeavesTheLine) {
+  greenring::event e;
+  auto t = spawn([&] { e.wait(); });
+  greenring::yield();
+  t.kill();
+  EXPECT_TRUE(t.killed());
+  e.set();  // nobody left to wake; must not touch the dead frame
+}
+
+TEST_F(Sync, AsyncResultDeliversValueOrExceptionToEveryWaiter) {
+  greenring::async_result<std::unique_ptr<int>> r;
+  std::vector<greenring::task<int>> readers;
+  for (int i = 0; i < 3; ++i) readers.push_back(spawn([&] { return *r.get(); }));
+  greenring::yield();
+  EXPECT_FALSE(r.ready());
+  r.set(std::make_unique<int>(7));
+  for (auto& t : readers) EXPECT_EQ(t.get(), 7);
+  EXPECT_THROW(r.set(std::make_unique<int>(8)), std::logic_error);
+
+  greenring::async_result<int> failed;
+  spawn([&] { failed.set_exception(std::make_exception_ptr(std::runtime_error("boom"))); });
+  EXPECT_THROW(failed.get(), std::runtime_error);
+  EXPECT_FALSE(failed.successful());
+
+  greenring::async_result<int> never;
+  EXPECT_THROW(never.get(1ms), greenring::result_timeout);
+  EXPECT_FALSE(never.wait(1ms));
+  greenring::async_result<void> v;
+  spawn([&] { v.set(); });
+  v.get();
+  EXPECT_TRUE(v.successful());
+}
+
+// ---- semaphores and locks ----
+
+TEST_F(Sync, SemaphoreHandsPermitsOutInFifoOrder) {
+  greenring::semaphore s(0);
+  std::vector<int> order;
+  std::vector<greenring::task<void>> ts;
+  for (int i = 0; i < 4; ++i) ts.push_back(spawn([&, i] {
+    s.acquire();
+    order.push_back(i);
+  }));
+  greenring::yield();
+  EXPECT_EQ(s.waiting(), 4u);
+  for (int i = 0; i < 4; ++i) s.release();
+  EXPECT_FALSE(s.try_acquire()) << "a newcomer must not overtake the woken waiters";
+  greenring::joinall(ts);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(s.count(), 0u);
+  EXPECT_FALSE(s.acquire(1ms));
+}
+
+TEST_F(Sync, PermitGrantedToAKilledWaiterGoesToTheNext) {
+  greenring::semaphore s(0);
+  bool second_got_it = false;
+  auto first = spawn([&] { s.acquire(); });
+  auto second = spawn([&] {
+    s.acquire();
+    second_got_it = true;
+  });
+  greenring::yield();
+  s.release();       // granted to `first`, which has not run yet
+  first.kill();      // killed before using it: the permit moves on
+  second.join();
+  EXPECT_TRUE(second_got_it);
+  EXPECT_EQ(s.count(), 0u);
+}
+
+TEST_F(Sync, BoundedSemaphoreAndLockRefuseExtraReleases) {
+  greenring::bounded_semaphore b(2);
+  EXPECT_THROW(b.release(), std::logic_error);
+  b.acquire();
+  b.release();
+  greenring::lock m;
+  EXPECT_THROW(m.release(), std::logic_error);
+  greenring::rlock r;
+  EXPECT_THROW(r.release(), std::logic_error);
+  r.acquire();
+  auto other = spawn([&] { EXPECT_THROW(r.release(), std::logic_error); });
+  other.get();
+  r.release();
+}
+
+TEST_F(Sync, LocksWorkWithStandardGuards) {
+  greenring::lock a, b;
+  int inside = 0, max_inside = 0;
+  std::vector<greenring::task<void>> ts;
+  for (int i = 0; i < 10; ++i) ts.push_back(spawn([&] {
+    for (int k = 0; k < 5; ++k) {
+      std::scoped_lock g(a, b);
+      max_inside = std::max(max_inside, ++inside);
+      greenring::yield();
+      --inside;
+    }
+  }));
+  greenring::joinall(ts);
+  EXPECT_EQ(max_inside, 1);
+  {
+    std::unique_lock<greenring::lock> u(a);
+    EXPECT_TRUE(a.locked());
+  }
+  EXPECT_FALSE(a.locked());
+}
+
+TEST_F(Sync, RlockIsReentrantAndOwnerAware) {
+  greenring::rlock r;
+  {
+    std::lock_guard g1(r);
+    std::lock_guard g2(r);
+    EXPECT_EQ(r.depth(), 2u);
+    EXPECT_TRUE(r.owned());
+    auto other = spawn([&] { return r.acquire(1ms); });
+    EXPECT_FALSE(other.get());
+  }
+  EXPECT_FALSE(r.locked());
+}
+
+TEST_F(Sync, ConditionWaitReleasesAndRetakesTheLock) {
+  greenring::lock m;
+  greenring::condition cv;
+  std::vector<int> items;
+  auto consumer = spawn([&] {
+    std::unique_lock g(m);
+    cv.wait(g, [&] { return items.size() >= 3; });
+    EXPECT_TRUE(m.locked());
+    return items.size();
+  });
+  for (int i = 0; i < 3; ++i) {
+    greenring::yield();
+    std::lock_guard g(m);
+    items.push_back(i);
+    cv.notify();
+  }
+  EXPECT_EQ(consumer.get(), 3u);
+  std::unique_lock g(m);
+  EXPECT_FALSE(cv.wait(g, [] { return false; }, 2ms));
+  EXPECT_TRUE(m.locked());
+}
+
+TEST_F(Sync, ConditionWithRlockRestoresDepthEvenWhenKilled) {
+  greenring::rlock r;
+  greenring::condition cv;
+  std::size_t depth_after = 0;
+  auto t = spawn([&] {
+    std::lock_guard g1(r);
+    std::lock_guard g2(r);
+    try {
+      cv.wait(r);
+    } catch (...) {
+      depth_after = r.depth();
+      throw;
+    }
+  });
+  greenring::yield();
+  EXPECT_FALSE(r.locked()) << "wait released every level";
+  t.kill();
+  EXPECT_EQ(depth_after, 2u);
+  EXPECT_FALSE(r.locked());
+}
+
+// ---- queues ----
+
+TEST_F(Sync, QueueIsFifoAndBoundedPutWaits) {
+  greenring::queue<int> q(2);
+  q.put(1);
+  q.put(2);
+  EXPECT_TRUE(q.full());
+  EXPECT_FALSE(q.try_put(3));
+  EXPECT_THROW(q.put(3, 1ms), greenring::queue_full);
+  auto putter = spawn([&] { q.put(3); });
+  greenring::yield();
+  EXPECT_EQ(q.putters(), 1u);
+  EXPECT_EQ(q.get(), 1);
+  putter.get();
+  EXPECT_EQ(q.peek(), 2);
+  EXPECT_EQ(q.get(), 2);
+  EXPECT_EQ(q.get(), 3);
+  EXPECT_EQ(q.try_get(), std::nullopt);
+  EXPECT_THROW(q.get(1ms), greenring::queue_empty);
+}
+
+TEST_F(Sync, QueueServesGettersInFifoOrder) {
+  greenring::queue<int> q;
+  std::vector<std::pair<int, int>> got;
+  std::vector<greenring::task<void>> ts;
+  for (int i = 0; i < 5; ++i) ts.push_back(spawn([&, i] { got.emplace_back(i, q.get()); }));
+  greenring::yield();
+  for (int v = 10; v < 15; ++v) q.put(v);
+  EXPECT_EQ(q.try_get(), std::nullopt) << "the items are promised to the waiting getters";
+  greenring::joinall(ts);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], std::make_pair(i, 10 + i));
+}
+
+TEST_F(Sync, KilledGetterNeverLosesAnItemKilledPutterNeverInsertsOne) {
+  greenring::queue<std::unique_ptr<int>> q(1);
+  auto g1 = spawn([&] { return *q.get(); });
+  auto g2 = spawn([&] { return *q.get(); });
+  greenring::yield();
+  q.put(std::make_unique<int>(5));  // promised to g1
+  g1.kill();                        // before it ran: the item goes to g2
+  EXPECT_EQ(g2.get(), 5);
+  EXPECT_TRUE(q.empty());
+
+  q.put(std::make_unique<int>(1));  // full now
+  auto p = spawn([&] { q.put(std::make_unique<int>(2)); });
+  greenring::yield();
+  p.kill();
+  EXPECT_EQ(*q.get(), 1);
+  EXPECT_TRUE(q.empty()) << "a killed putter inserted its item";
+  auto moved = std::make_unique<int>(9);
+  q.put(std::move(moved));
+  auto keep = std::make_unique<int>(10);
+  EXPECT_THROW(q.put(std::move(keep), 1ms), greenring::queue_full);
+  ASSERT_TRUE(keep) << "a put that timed out must not take the item";
+  EXPECT_EQ(*keep, 10);
+}
+
+TEST_F(Sync, CloseWakesEveryoneAndLetsConsumersDrain) {
+  greenring::queue<int> q(2);
+  q.put(1);
+  q.put(2);
+  auto putter = spawn([&] { q.put(3); });
+  greenring::queue<int> empty;
+  auto getter = spawn([&] { return empty.get(); });
+  greenring::yield();
+  q.close();
+  empty.close();
+  EXPECT_THROW(putter.get(), greenring::queue_closed);
+  EXPECT_THROW(getter.get(), greenring::queue_closed);
+  EXPECT_EQ(q.get(), 1);
+  EXPECT_EQ(q.get(), 2);
+  EXPECT_THROW(q.get(), greenring::queue_closed);
+  EXPECT_THROW(q.put(4), greenring::queue_closed);
+}
+
+TEST_F(Sync, PriorityLifoAndJoinableQueues) {
+  greenring::priority_queue<int, std::greater<int>> pq;
+  for (int v : {5, 1, 4, 2, 3}) pq.put(v);
+  for (int v = 1; v <= 5; ++v) EXPECT_EQ(pq.get(), v);
+  greenring::lifo_queue<std::string> lq;
+  lq.put("a");
+  lq.put("b");
+  EXPECT_EQ(lq.get(), "b");
+  EXPECT_EQ(lq.get(), "a");
+
+  greenring::joinable_queue<int> jq;
+  int processed = 0;
+  auto worker = spawn([&] {
+    for (;;) {
+      jq.get();
+      greenring::yield();
+      ++processed;
+      jq.task_done();
+    }
+  });
+  for (int i = 0; i < 10; ++i) jq.put(i);
+  EXPECT_TRUE(jq.join());
+  EXPECT_EQ(processed, 10);
+  worker.kill();
+  EXPECT_THROW(jq.task_done(), std::logic_error);
+}
+
+TEST_F(Sync, ChannelIsARendezvous) {
+  greenring::channel<std::unique_ptr<int>> ch;
+  bool delivered = false;
+  auto putter = spawn([&] {
+    ch.put(std::make_unique<int>(42));
+    delivered = true;
+  });
+  greenring::yield();
+  EXPECT_FALSE(delivered) << "put returned before anyone took the item";
+  EXPECT_EQ(*ch.get(), 42);
+  putter.join();
+  EXPECT_TRUE(delivered);
+  EXPECT_THROW(ch.get(1ms), greenring::queue_empty);
+  auto keep = std::make_unique<int>(1);
+  EXPECT_THROW(ch.put(std::move(keep), 1ms), greenring::queue_full);
+  EXPECT_TRUE(keep);
+  auto killed = spawn([&] { ch.put(std::make_unique<int>(2)); });
+  greenring::yield();
+  killed.kill();
+  EXPECT_THROW(ch.get(1ms), greenring::queue_empty) << "a killed putter's item was delivered";
+  auto waiting = spawn([&] { return ch.get(); });
+  greenring::yield();
+  ch.close();
+  EXPECT_THROW(waiting.get(), greenring::queue_closed);
+}
+
+// ---- wait ----
+
+TEST_F(Sync, WaitReturnsAsSoonAsEnoughAreReady) {
+  greenring::event e;
+  greenring::async_result<int> r;
+  greenring::queue<int> q;
+  auto t = spawn([] { greenring::sleep(1ms); });
+  spawn([&] { r.set(1); });
+  auto first = greenring::wait({e, r, q, t}, 1);
+  EXPECT_EQ(first, std::vector<std::size_t>{1});
+  q.put(5);
+  auto two = greenring::wait({e, r, q, t}, 2);
+  EXPECT_EQ(two, (std::vector<std::size_t>{1, 2}));
+  auto all_but_e = greenring::wait({e, r, q, t}, 3, 10s);
+  EXPECT_EQ(all_but_e, (std::vector<std::size_t>{1, 2, 3}));
+  EXPECT_EQ(greenring::wait_any({e}, 1ms), 1u) << "timeout: objects.size()";
+  e.set();
+  EXPECT_EQ(greenring::wait({e, r, q, t}).size(), 4u);
+}
+
+// ---- groups and pools ----
+
+TEST_F(Sync, GroupTracksMembersUntilTheyFinish) {
+  greenring::group g;
+  greenring::event go;
+  auto a = g.spawn([&] { go.wait(); });
+  auto b = g.spawn([&] { go.wait(); });
+  EXPECT_EQ(g.size(), 2u);
+  g.discard(b);
+  EXPECT_FALSE(g.contains(b));
+  EXPECT_FALSE(g.join(1ms));
+  go.set();
+  EXPECT_TRUE(g.join());
+  EXPECT_TRUE(g.empty());
+  b.join();
+  auto c = g.spawn([] { greenring::sleep(10s); });
+  g.kill();
+  EXPECT_TRUE(c.killed());
+}
+
+TEST_F(Sync, PoolNeverRunsMoreThanItsSize) {
+  greenring::pool p(3);
+  int running = 0, peak = 0;
+  for (int i = 0; i < 20; ++i)
+    p.spawn([&] {
+      peak = std::max(peak, ++running);
+      greenring::sleep(0);
+      greenring::sleep(0);
+      --running;
+    });
+  p.join();
+  EXPECT_EQ(peak, 3);
+  EXPECT_EQ(p.free_count(), 3u);
+  EXPECT_EQ(p.wait_available(), 3u);
+}
+
+TEST_F(Sync, PoolMapKeepsOrderAndApplyAsyncCallsBackOnTheHub) {
+  greenring::pool p(4);
+  std::vector<int> xs{5, 1, 4, 2, 3};
+  auto squares = p.map([](int x) {
+    greenring::sleep(std::chrono::microseconds(x * 100));
+    return x * x;
+  }, xs);
+  EXPECT_EQ(squares, (std::vector<int>{25, 1, 16, 4, 9}));
+  EXPECT_EQ(p.apply([](int a, int b) { return a + b; }, 2, 3), 5);
+  const auto me = std::this_thread::get_id();
+  std::vector<int> seen;
+  for (int i = 0; i < 5; ++i)
+    p.apply_async([](int v) { return v * 10; }, [&](int r) {
+      EXPECT_EQ(std::this_thread::get_id(), me);
+      seen.push_back(r);
+    }, i);
+  p.join();
+  for (int i = 0; i < 10 && seen.size() < 5; ++i) greenring::yield();  // callbacks are tasks
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<int>{0, 10, 20, 30, 40}));
+}
+
+TEST_F(Sync, PoolMapFailureKillsTheRestAndRethrows) {
+  greenring::pool p(2);
+  int finished = 0;
+  std::vector<int> xs{1, 2, 3, 4, 5, 6};
+  EXPECT_THROW(p.map([&](int x) {
+    if (x == 2) throw std::runtime_error("bad item");
+    greenring::sleep(10s);
+    ++finished;
+    return x;
+  }, xs), std::runtime_error);
+  EXPECT_EQ(finished, 0);
+  EXPECT_TRUE(p.empty());
+}
+
+TEST_F(Sync, ImapUnorderedYieldsEveryResultAsItFinishes) {
+  greenring::pool p(3);
+  std::vector<int> xs{30, 10, 20, 0};
+  std::vector<int> got;
+  for (int r : p.imap_unordered([](int ms) {
+         greenring::sleep(std::chrono::milliseconds(ms));
+         return ms;
+       }, xs))
+    got.push_back(r);
+  std::vector<int> sorted = got;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, (std::vector<int>{0, 10, 20, 30}));
+  EXPECT_EQ(got.front(), 10) << "results come in the order they finish (0 waits for a free slot)";
+}
+
+TEST_F(Sync, TaskGroupKillsSiblingsOnFirstFailure) {
+  bool sibling_unwound = false;
+  try {
+    greenring::task_group g;
+    g.spawn([&] {
+      struct mark {
+        bool& b;
+        ~mark() { b = true; }
+      } m{sibling_unwound};
+      greenring::sleep(10s);
+    });
+    g.spawn([] {
+      greenring::yield();
+      throw std::runtime_error("child failed");
+    });
+    g.wait();
+    FAIL() << "the failure was not rethrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "child failed");
+  }
+  EXPECT_TRUE(sibling_unwound);
+  int done = 0;
+  {
+    greenring::task_group g;
+    for (int i = 0; i < 5; ++i) g.spawn([&] {
+      greenring::yield();
+      ++done;
+    });
+  }  // joined here
+  EXPECT_EQ(done, 5);
+}
+
+// ---- task-local ----
+
+struct counted {
+  static int alive;
+  int v = 0;
+  counted() { ++alive; }
+  ~counted() { --alive; }
+};
+int counted::alive = 0;
+
+TEST_F(Sync, LocalValuesArePerTaskAndDieWithTheTask) {
+  greenring::local<counted> mine;
+  std::vector<greenring::task<int>> ts;
+  for (int i = 1; i <= 4; ++i)
+    ts.push_back(spawn([&, i] {
+      mine->v = i;
+      greenring::yield();  // the others set theirs meanwhile
+      return mine->v;
+    }));
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(ts[static_cast<std::size_t>(i - 1)].get(), i);
+  EXPECT_EQ(counted::alive, 0) << "task-local values outlived their tasks";
+  EXPECT_FALSE(mine.has_value());
+  mine->v = 9;  // the main greenlet's own
+  EXPECT_EQ(counted::alive, 1);
+  mine.reset();
+  EXPECT_EQ(counted::alive, 0);
+}
+
+// ---- stress ----
+
+// Producers put numbered items into small bounded queues while consumers
+// get them; random tasks of both kinds are killed along the way. Every item
+// must be got exactly once, or never have been put.
+TEST_F(Sync, RandomKillsNeverLoseOrDuplicateItems) {
+  std::mt19937 rng(20261122);
+  greenring::queue<int> q(4);
+  std::set<int> put_ok, got;
+  int duplicates = 0;
+  std::vector<greenring::task<void>> producers, consumers;
+  for (int p = 0; p < 8; ++p)
+    producers.push_back(spawn([&, p] {
+      for (int i = 0; i < 300; ++i) {
+        const int item = p * 1000 + i;
+        q.put(item);
+        put_ok.insert(item);
+        if (i % 7 == 0) greenring::yield();
+      }
+    }));
+  auto consume = [&] {
+    for (;;) {
+      int v = q.get();
+      if (!got.insert(v).second) ++duplicates;
+    }
+  };
+  for (int c = 0; c < 6; ++c) consumers.push_back(spawn(consume));
+  for (int round = 0; round < 200; ++round) {
+    greenring::yield();
+    auto& victims = rng() % 2 ? producers : consumers;
+    auto& v = victims[rng() % victims.size()];
+    if (!v.ready() && rng() % 4 == 0) {
+      v.kill();
+      if (&victims == &consumers) v = spawn(consume);  // keep draining
+    }
+  }
+  greenring::joinall(producers);
+  for (int i = 0; i < 1000 && !q.empty(); ++i) greenring::yield();
+  EXPECT_TRUE(q.empty());
+  greenring::killall(consumers);
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(got, put_ok) << "an item that was put was never got, or one was got that was never put";
+}
+
+}  // namespace
