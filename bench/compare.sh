@@ -11,7 +11,7 @@ dir=build-bench
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false >/dev/null
 meson compile -C "$dir" -j2 >/dev/null
 out=$(mktemp -d)
-for b in switch_bench spawn_bench idle_bench file_bench echo_bench; do
+for b in switch_bench spawn_bench idle_bench file_bench sync_bench echo_bench; do
   r=$reps
   # One-shot runs of up to a million tasks, and 12 s echo runs: at most 3.
   case $b in idle_bench|echo_bench) r=$(( reps < 3 ? reps : 3 )) ;; esac
@@ -28,9 +28,13 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
         if b.get("error_occurred"):
             continue
         for k in ("ns_per_switch", "ns_per_task", "rss_per_task_bytes", "wake_all_ms", "spawn_ns_per_task",
-                  "MB_per_s", "req_per_s", "p50_us", "p99_us", "server_cpu_us_per_req"):
+                  "MB_per_s", "req_per_s", "p50_us", "p99_us", "server_cpu_us_per_req",
+                  "ns_per_round_trip", "items_per_s", "ns_per_lock"):
             if k in b:
-                vals.setdefault((b["run_name"], k), []).append(b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task") else 1))
+                vals.setdefault((b["run_name"], k), []).append(
+                    b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task", "ns_per_round_trip", "ns_per_lock") else 1))
+        if b.get("time_unit") == "ns" and "cpu_time" in b:
+            vals.setdefault((b["run_name"], "cpu_ns"), []).append(b["cpu_time"])
 def med(name, key):
     v = vals.get((name, key))
     return statistics.median(v) if v else None
@@ -60,6 +64,17 @@ for n in ("10000", "100000", "1000000"):
                  ("BM_threads_idle/10000/iterations:1", "wake_all_ms") if n == "10000" else None))
 # Rows where more is better (rates); everywhere else less is better.
 higher = []
+rows.append(("queue ping-pong between two tasks (ns/round trip)", ("BM_greenring_queue_pingpong", "ns_per_round_trip"),
+             ("BM_threads_queue_pingpong/real_time", "ns_per_round_trip")))
+for g, label in (("BM_greenring_channel_throughput/real_time", "channel (unbuffered)"),
+                 ("BM_greenring_queue_throughput/0/real_time", "queue (unbounded)"),
+                 ("BM_greenring_queue_throughput/1024/real_time", "queue (bounded 1024)")):
+    rows.append((f"1 producer -> 1 consumer, {label} (items/s)", (g, "items_per_s"),
+                 ("BM_threads_queue_throughput/real_time", "items_per_s")))
+    higher.append(rows[-1][0])
+rows.append(("lock+unlock uncontended (ns)", ("BM_greenring_lock_uncontended", "cpu_ns"), ("BM_std_mutex_uncontended", "cpu_ns")))
+rows.append(("lock contended by 2 workers (ns/lock)", ("BM_greenring_lock_contended/real_time", "ns_per_lock"),
+             ("BM_threads_mutex_contended/real_time", "ns_per_lock")))
 rows.append(("file: 4 KiB random reads, 64 workers (MB/s)", ("BM_greenring_random_reads/min_time:2.000/real_time", "MB_per_s"),
              ("BM_threads_random_preads/min_time:2.000/real_time", "MB_per_s")))
 higher.append(rows[-1][0])

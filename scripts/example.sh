@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 greenring_install_deps
 [ -d build-release ] || meson setup build-release --buildtype=release -Dtests=false -Dbenchmarks=false >/dev/null
 meson compile -C build-release -j2 >/dev/null
-for ex in greenlet_switch spawn_joinall thread_pool "echo_client --seconds 1"; do
+for ex in greenlet_switch spawn_joinall thread_pool "echo_client --seconds 1" producer_consumer task_local pool_map; do
   echo "== examples/$ex"
   ./build-release/examples/$ex
 done
