@@ -2,6 +2,7 @@
 // always be cancelled once a kernel worker runs them; io_op waits for their
 // CQE either way, so a buffer is never written after its task moved on.
 #include "../runtime/detail/io.hpp"
+#include "../runtime/detail/assert.hpp"
 
 #include <greenring/file.hpp>
 
@@ -32,11 +33,14 @@ int file_op(int fd, detail::io_counter* c, const char* what, Prep prep) {
 
 }  // namespace
 
-file::file(file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
+file::file(file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {
+  GREENRING_ASSERT(o.counter_.in_flight == 0, "a file was moved while a task was using it");
+}
 
 file& file::operator=(file&& o) noexcept {
   if (this != &o) {
     close();
+    GREENRING_ASSERT(o.counter_.in_flight == 0, "a file was moved while a task was using it");
     fd_ = std::exchange(o.fd_, -1);
     path_ = std::move(o.path_);
   }
@@ -134,8 +138,8 @@ std::uint64_t file::size() const {
 }
 
 void file::close() noexcept {
-  if (fd_ < 0) return;
-  detail::close_fd(std::exchange(fd_, -1), counter_);
+  if (fd_ < 0 && !counter_.closing) return;
+  detail::close_fd(fd_, counter_);
 }
 
 std::string read_file(const std::string& path) {

@@ -136,31 +136,28 @@ const std::error_category& io_category() noexcept {
 
 namespace detail {
 
-socket_core::socket_core(socket_core&& o) noexcept
-    : fd(std::exchange(o.fd, -1)), peer(o.peer), broken(o.broken), closing(o.closing) {
+socket_core::socket_core(socket_core&& o) noexcept : peer(o.peer), broken(o.broken) {
   // Moving a socket with requests in flight would strand their counter.
-  GREENRING_ASSERT(o.counter.in_flight == 0, "a socket was moved while a task was using it");
+  GREENRING_ASSERT(o.counter.in_flight == 0 && !o.counter.closing, "a socket was moved while a task was using it");
+  fd = std::exchange(o.fd, -1);
 }
 
 socket_core& socket_core::operator=(socket_core&& o) noexcept {
   if (this != &o) {
     close();
-    GREENRING_ASSERT(o.counter.in_flight == 0, "a socket was moved while a task was using it");
+    GREENRING_ASSERT(o.counter.in_flight == 0 && !o.counter.closing, "a socket was moved while a task was using it");
     fd = std::exchange(o.fd, -1);
     peer = o.peer;
     broken = o.broken;
     closing = false;
-    counter = io_counter{};
   }
   return *this;
 }
 
 void socket_core::close() noexcept {
-  if (fd < 0) return;
+  if (fd < 0 && !counter.closing) return;
   closing = true;
-  close_fd(fd, counter);
-  fd = -1;
-  closing = false;
+  close_fd(fd, counter);  // sets fd to -1; waits for a concurrent closer
 }
 
 }  // namespace detail

@@ -124,8 +124,16 @@ void cancel_fd(hub& h, int fd) {
 
 namespace greenring::detail {
 
-void close_fd(int fd, io_counter& c) noexcept {
+void close_fd(int& fd, io_counter& c) noexcept {
+  if (c.closing) {
+    // Another task is closing it: wait until it is done, so that our caller
+    // (maybe the owner's destructor) cannot free what it still uses.
+    wait_node n;
+    c.close_waiters.park_uninterruptible(n, "close");
+    return;
+  }
   if (fd < 0) return;
+  c.closing = true;
   if (c.in_flight > 0) {
     // The ring holds its own reference to the file: closing the fd would not
     // stop these requests, and the number could be reused under them.
@@ -140,6 +148,9 @@ void close_fd(int fd, io_counter& c) noexcept {
     c.closer = nullptr;
   }
   ::close(fd);
+  fd = -1;
+  c.closing = false;
+  c.close_waiters.wake_all();
 }
 
 }  // namespace greenring::detail

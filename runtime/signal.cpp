@@ -39,7 +39,7 @@ int wait_signal(std::initializer_list<int> sigs, duration timeout) {
   if (fd < 0) throw std::system_error(errno, std::system_category(), "signalfd");
   detail::io_counter counter;
   struct closer {
-    int fd;
+    int& fd;
     detail::io_counter& c;
     ~closer() { detail::close_fd(fd, c); }
   } close_on_exit{fd, counter};

@@ -94,3 +94,17 @@ bool wait_list::park(wait_node& n, clock::time_point deadline, const char* what)
 }
 
 }  // namespace greenring::detail
+
+namespace greenring::detail {
+
+void wait_list::park_uninterruptible(wait_node& n, const char* what) noexcept {
+  hub& h = hub::get();
+  n.ctx = &h.current();
+  n.notify = nullptr;
+  n.woken = false;
+  n.granted = false;
+  push(n);
+  while (!n.woken) h.block_uninterruptible(what);
+}
+
+}  // namespace greenring::detail

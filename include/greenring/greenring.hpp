@@ -9,6 +9,7 @@
 #include <greenring/file.hpp>
 #include <greenring/group.hpp>
 #include <greenring/greenlet.hpp>
+#include <greenring/http.hpp>
 #include <greenring/hub.hpp>
 #include <greenring/local.hpp>
 #include <greenring/lock.hpp>

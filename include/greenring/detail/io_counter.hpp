@@ -1,21 +1,30 @@
 // greenring — per-descriptor bookkeeping shared by sockets and files.
 #pragma once
 
+#include <greenring/detail/wait_list.hpp>
+
 #include <cstddef>
 
 namespace greenring {
 class greenlet;
 namespace detail {
 
-/// Requests in flight on one file descriptor; `close` waits for zero.
+/// Requests in flight on one file descriptor, and who is closing it.
 struct io_counter {
+  io_counter() = default;
+  io_counter(const io_counter&) = delete;
+  io_counter& operator=(const io_counter&) = delete;
   std::size_t in_flight = 0;
   greenlet* closer = nullptr;  // woken when in_flight drops to zero
+  bool closing = false;        // close_fd is running
+  wait_list close_waiters;     // other closers, woken when it is done
 };
 
 /// Cancels every request on `fd`, waits (deaf to kills) until `c` counts
-/// none, then closes fd. The common ending of every socket and file.
-void close_fd(int fd, io_counter& c) noexcept;
+/// none, closes fd and sets it to -1. A second caller while that runs waits
+/// until it is done, so the object holding `fd` and `c` outlives the first
+/// closer's use of them. The common ending of every socket and file.
+void close_fd(int& fd, io_counter& c) noexcept;
 
 }  // namespace detail
 }  // namespace greenring

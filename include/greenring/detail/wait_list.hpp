@@ -46,6 +46,10 @@ class wait_list {
   /// loop_exit diagnostics.
   bool park(wait_node& n, clock::time_point deadline, const char* what);
 
+  /// As park() with no deadline, but deaf to kills and timeouts (they stay
+  /// pending): for waits that must not be cut short.
+  void park_uninterruptible(wait_node& n, const char* what) noexcept;
+
   /// Links `n` (with its own notify) without blocking: for waits on several
   /// lists at once. unlink() removes it again (no-op when not linked).
   void link(wait_node& n) noexcept;

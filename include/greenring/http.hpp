@@ -1,0 +1,207 @@
+// greenring — HTTP/1.1 client and a small server, on greenring sockets.
+//
+//   auto r = greenring::http::get("http://127.0.0.1:8080/index.html");
+//   std::printf("%d, %zu bytes\n", r.status, r.body.size());
+//
+// The server on the other end is untrusted. Responses are parsed strictly
+// and with limits (header bytes, header count, body size), bodies are framed
+// by Content-Length, chunked encoding or connection close exactly as RFC
+// 9112 says, and a body that ends early is an error (`truncated_body`),
+// never a short success. A connection goes back to the keep-alive pool only
+// after its response was read exactly to its end. Every request has a
+// connect timeout, a per-read idle timeout and a total deadline that a
+// server dripping bytes cannot stretch. Errors are http::error: a code, the
+// URL and a message naming what went wrong.
+//
+// https:// needs TLS, which is not built yet: such URLs fail with
+// errc::unsupported.
+#pragma once
+
+#include <greenring/address.hpp>
+#include <greenring/detail/duration.hpp>
+#include <greenring/socket.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace greenring::http {
+
+enum class errc {
+  bad_url = 1,         // not an http(s) URL we accept
+  unsupported,         // e.g. https before TLS lands
+  connect_failed,      // resolve or connect
+  timeout,             // connect, idle or total deadline
+  bad_response,        // malformed status line, headers, framing
+  too_large,           // a configured limit was exceeded
+  truncated_body,      // the connection ended before the body did
+  too_many_redirects,  // more hops than options.max_redirects
+  bad_redirect,        // Location missing, malformed, or to another scheme
+  io,                  // a socket error after connecting
+};
+const char* to_string(errc e) noexcept;
+
+class error : public std::runtime_error {
+ public:
+  error(errc code, std::string url, const std::string& what)
+      : std::runtime_error(url + ": " + what), code_(code), url_(std::move(url)) {}
+  errc code() const noexcept { return code_; }
+  const std::string& url() const noexcept { return url_; }
+
+ private:
+  errc code_;
+  std::string url_;
+};
+
+/// A parsed http:// or https:// URL.
+struct url {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // lower-case name or IP literal (no brackets)
+  std::uint16_t port = 0;
+  std::string target;  // path and query, at least "/"
+  /// Throws error(errc::bad_url) naming what is wrong.
+  static url parse(std::string_view text);
+  /// "host" or "host:port" (brackets for IPv6), as the Host header wants.
+  std::string authority() const;
+  std::string to_string() const;
+  /// Resolves `ref` (absolute, scheme-relative, absolute-path or relative
+  /// path) against this URL, as a Location header needs.
+  url resolve(std::string_view ref) const;
+};
+
+struct header {
+  std::string name;
+  std::string value;
+};
+using headers = std::vector<header>;
+/// The first value of `name` (case-insensitive), or nullptr.
+const std::string* find_header(const headers& h, std::string_view name) noexcept;
+
+struct response {
+  int status = 0;
+  std::string reason;
+  headers head;
+  std::string body;        // empty when streamed to options.on_body
+  std::uint64_t body_bytes = 0;
+  std::string url;         // after redirects
+  const std::string* header(std::string_view name) const noexcept { return find_header(head, name); }
+};
+
+struct options {
+  headers extra_headers;                                   // sent with every request
+  duration connect_timeout = std::chrono::seconds(10);
+  duration idle_timeout = std::chrono::seconds(30);       // each read
+  duration total_timeout = std::chrono::seconds(120);     // the whole request, redirects included
+  std::size_t max_header_line = 8 * 1024;
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_headers = 100;
+  std::uint64_t max_body_bytes = 64ull << 20;              // when buffering in memory
+  int max_redirects = 10;
+  bool follow_redirects = true;
+  /// Called with each piece of the body instead of buffering it (no size
+  /// limit then). Return false to abort (errc::too_large).
+  std::function<bool(const char* data, std::size_t n)> on_body;
+};
+
+/// What a server said before its body: for the parser, and for tests.
+struct response_head {
+  int status = 0;
+  int minor_version = 1;
+  std::string reason;
+  headers head;
+};
+
+namespace detail {
+struct pool_state;
+struct server_state;
+}
+
+/// A client with a keep-alive connection pool per (scheme, host, port),
+/// usable from many tasks of one thread at once.
+class client {
+ public:
+  explicit client(options opts = {});
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  response get(std::string_view url);
+  response head(std::string_view url);
+  response post(std::string_view url, std::string body, std::string content_type = "application/octet-stream");
+  /// Any method; `body` is sent with Content-Length when non-empty (or
+  /// when the method is POST/PUT/PATCH).
+  response request(std::string_view method, std::string_view url, std::string body = {}, headers extra = {});
+
+  /// Idle keep-alive connections held now (all hosts).
+  std::size_t idle_connections() const noexcept;
+  /// Connections made so far.
+  std::uint64_t connections_made() const noexcept;
+  const options& settings() const noexcept { return opts_; }
+
+ private:
+  options opts_;
+  std::unique_ptr<detail::pool_state> pool_;
+};
+
+/// One request with a client of its own (no connection reuse).
+response get(std::string_view url, const options& opts = {});
+
+// ---------------------------------------------------------------- server
+
+struct request {
+  std::string method;
+  std::string target;
+  int minor_version = 1;
+  headers head;
+  std::string body;
+  address peer;
+  const std::string* header(std::string_view name) const noexcept { return find_header(head, name); }
+};
+
+struct reply {
+  int status = 200;
+  headers head;  // Content-Length and Connection are added
+  std::string body;
+};
+
+struct server_options {
+  duration delay = duration::zero();           // before each response (simulated latency)
+  duration idle_timeout = std::chrono::seconds(60);
+  std::size_t max_request_head = 16 * 1024;
+  std::size_t max_request_body = 1 << 20;
+};
+
+/// A small HTTP/1.1 server: a task per connection, keep-alive, a handler
+/// per request. For examples, tests and benchmarks.
+class server {
+ public:
+  using handler_type = std::function<reply(const request&)>;
+  server(const address& at, handler_type handler, server_options opts = {});
+  ~server();
+  void start();
+  void serve_forever();
+  /// Stops accepting, closes idle keep-alive connections at once, lets
+  /// requests in progress finish (their connections then close), waits up
+  /// to `grace`, then kills what is left.
+  void stop(duration grace = std::chrono::seconds(5));
+  const address& local() const noexcept;
+  std::uint64_t connections_accepted() const noexcept;
+  std::uint64_t requests_served() const noexcept;
+
+ private:
+  std::shared_ptr<detail::server_state> st_;
+  std::unique_ptr<stream_server> srv_;
+};
+
+/// The reason phrase of a status code ("OK", "Not Found", ...).
+const char* reason_phrase(int status) noexcept;
+
+}  // namespace greenring::http

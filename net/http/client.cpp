@@ -1,0 +1,304 @@
+// greenring — the HTTP/1.1 client.
+//
+// Invariants: a connection is in the pool only between exchanges, and only
+// if its last response was delimited (not close-delimited), read exactly to
+// its end with no byte left over, and allowed keep-alive (RELIABILITY P5).
+// Every read is bounded by min(idle timeout, time left of the total
+// deadline), so a server dripping bytes cannot stretch a request (P4). A
+// body that ends before its Content-Length or last chunk is truncated_body
+// (P3). Redirects: at most max_redirects hops, http(s) only, credentials
+// dropped when the host changes (P6).
+#include "parser.hpp"
+
+#include <greenring/hub.hpp>
+#include <greenring/resolver.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace greenring::http {
+
+const char* to_string(errc e) noexcept {
+  switch (e) {
+    case errc::bad_url: return "bad_url";
+    case errc::unsupported: return "unsupported";
+    case errc::connect_failed: return "connect_failed";
+    case errc::timeout: return "timeout";
+    case errc::bad_response: return "bad_response";
+    case errc::too_large: return "too_large";
+    case errc::truncated_body: return "truncated_body";
+    case errc::too_many_redirects: return "too_many_redirects";
+    case errc::bad_redirect: return "bad_redirect";
+    case errc::io: return "io";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+struct pool_state {
+  std::map<std::string, std::vector<tcp_stream>> idle;  // key: scheme://host:port
+  std::size_t idle_count = 0;
+  std::uint64_t made = 0;
+  static constexpr std::size_t max_idle_per_host = 64;
+};
+
+}  // namespace detail
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+
+struct exchange_ctx {
+  const options& o;
+  std::string url;  // for messages
+  clk::time_point deadline;
+
+  duration read_timeout() const {
+    const auto left = deadline - clk::now();
+    if (left <= duration::zero()) throw error(errc::timeout, url, "total timeout exceeded");
+    return std::min<duration>(o.idle_timeout, left);
+  }
+  [[noreturn]] void fail_io(const char* what, const std::error_code& ec) const {
+    if (ec == std::errc::timed_out) {
+      if (clk::now() >= deadline) throw error(errc::timeout, url, std::string("total timeout exceeded during ") + what);
+      throw error(errc::timeout, url, std::string("no data for the idle timeout during ") + what);
+    }
+    throw error(errc::io, url, std::string(what) + ": " + ec.message());
+  }
+};
+
+// A connection with the bytes read past the current message.
+struct conn {
+  tcp_stream s;
+  std::string buf;
+  bool reused = false;
+
+  // Reads more into buf; returns false at EOF.
+  bool fill(exchange_ctx& x, const char* what) {
+    char tmp[16384];
+    std::error_code ec;
+    std::size_t n = s.read_some(tmp, ec, x.read_timeout());
+    if (ec) {
+      if (ec == std::errc::connection_reset) return false;
+      x.fail_io(what, ec);
+    }
+    buf.append(tmp, n);
+    return n > 0;
+  }
+};
+
+detail::limits limits_of(const options& o) { return {o.max_header_line, o.max_header_bytes, o.max_headers}; }
+
+std::string pool_key(const url& u) { return u.scheme + "://" + u.host + ":" + std::to_string(u.port); }
+
+struct stale_connection {};  // a reused connection that the server had closed
+
+// Reads the body per `f`, into r.body or o.on_body. Returns true when the
+// connection ended exactly at the end of the body.
+bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) {
+  auto sink = [&](const char* p, std::size_t n) {
+    if (n == 0) return;
+    r.body_bytes += n;
+    if (x.o.on_body) {
+      if (!x.o.on_body(p, n)) throw error(errc::too_large, x.url, "body refused by the on_body callback");
+      return;
+    }
+    if (r.body.size() + n > x.o.max_body_bytes)
+      throw error(errc::too_large, x.url, "body larger than max_body_bytes (" + std::to_string(x.o.max_body_bytes) + ")");
+    r.body.append(p, n);
+  };
+  switch (f.k) {
+    case detail::framing::none:
+      return true;
+    case detail::framing::by_length: {
+      if (!x.o.on_body && f.length > x.o.max_body_bytes)
+        throw error(errc::too_large, x.url, "Content-Length " + std::to_string(f.length) + " larger than max_body_bytes (" +
+                                               std::to_string(x.o.max_body_bytes) + ")");
+      if (!x.o.on_body) r.body.reserve(static_cast<std::size_t>(f.length));
+      std::uint64_t left = f.length;
+      for (;;) {
+        const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left, c.buf.size()));
+        sink(c.buf.data(), take);
+        c.buf.erase(0, take);
+        left -= take;
+        if (left == 0) return true;
+        if (!c.fill(x, "reading the body"))
+          throw error(errc::truncated_body, x.url, "connection closed after " + std::to_string(f.length - left) + " of " +
+                                                       std::to_string(f.length) + " body bytes");
+      }
+    }
+    case detail::framing::chunked: {
+      detail::chunked_decoder d(limits_of(x.o));
+      for (;;) {
+        std::size_t used;
+        try {
+          used = d.feed(c.buf.data(), c.buf.size(), sink);
+        } catch (const detail::parse_error& e) {
+          throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, std::string("chunked body: ") + e.what());
+        }
+        c.buf.erase(0, used);
+        if (d.done()) return true;
+        if (!c.fill(x, "reading the body"))
+          throw error(errc::truncated_body, x.url, "connection closed before the last chunk");
+      }
+    }
+    case detail::framing::until_close:
+      for (;;) {
+        sink(c.buf.data(), c.buf.size());
+        c.buf.clear();
+        if (!c.fill(x, "reading the body")) return false;
+      }
+  }
+  return false;
+}
+
+// One request/response on `c`. Returns whether `c` may be reused.
+bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, const std::string& body,
+              const headers& extra, response& r) {
+  std::string req;
+  req.reserve(256 + body.size());
+  req.append(method).append(" ").append(u.target).append(" HTTP/1.1\r\nHost: ").append(u.authority());
+  req.append("\r\nUser-Agent: greenring/0.1\r\nAccept: */*\r\n");
+  bool has_length = false;
+  for (const auto& h : extra) {
+    req.append(h.name).append(": ").append(h.value).append("\r\n");
+    if (find_header(headers{h}, "Content-Length")) has_length = true;
+  }
+  if (!has_length && (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH"))
+    req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  req.append("\r\n");
+  const_buffer parts[] = {const_buffer(req), const_buffer(body)};
+  std::error_code ec;
+  c.s.write_all(parts, ec, x.read_timeout());
+  if (ec) {
+    if (c.reused && (ec == std::errc::broken_pipe || ec == std::errc::connection_reset)) throw stale_connection{};
+    x.fail_io("sending the request", ec);
+  }
+  const auto lim = limits_of(x.o);
+  for (;;) {  // interim 1xx responses come before the final one
+    std::size_t end;
+    for (;;) {
+      try {
+        end = detail::find_head_end(c.buf, lim);
+      } catch (const detail::parse_error& e) {
+        throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, e.what());
+      }
+      if (end) break;
+      if (!c.fill(x, "reading the response head")) {
+        if (c.reused && c.buf.empty()) throw stale_connection{};
+        throw error(c.buf.empty() ? errc::io : errc::bad_response, x.url,
+                    c.buf.empty() ? "connection closed before any response" : "connection closed inside the response head");
+      }
+    }
+    response_head h;
+    try {
+      h = detail::parse_response_head(std::string_view(c.buf).substr(0, end), lim);
+    } catch (const detail::parse_error& e) {
+      throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, e.what());
+    }
+    c.buf.erase(0, end);
+    if (h.status >= 100 && h.status < 200) {
+      if (h.status == 101) throw error(errc::unsupported, x.url, "the server switched protocols (101)");
+      continue;
+    }
+    detail::framing f;
+    try {
+      f = detail::response_framing(h, method == "HEAD");
+    } catch (const detail::parse_error& e) {
+      throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, e.what());
+    }
+    r.status = h.status;
+    r.reason = std::move(h.reason);
+    r.head = std::move(h.head);
+    const bool clean_end = read_body(c, x, f, r);
+    return f.reusable && clean_end && c.buf.empty();
+  }
+}
+
+bool is_redirect(int s) noexcept { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
+
+}  // namespace
+
+client::client(options opts) : opts_(std::move(opts)), pool_(std::make_unique<detail::pool_state>()) {}
+client::~client() = default;
+
+std::size_t client::idle_connections() const noexcept { return pool_->idle_count; }
+std::uint64_t client::connections_made() const noexcept { return pool_->made; }
+
+response client::get(std::string_view u) { return request("GET", u); }
+response client::head(std::string_view u) { return request("HEAD", u); }
+response client::post(std::string_view u, std::string body, std::string content_type) {
+  return request("POST", u, std::move(body), {{"Content-Type", std::move(content_type)}});
+}
+
+response client::request(std::string_view method_in, std::string_view url_text, std::string body, headers extra) {
+  url u = url::parse(url_text);
+  std::string method(method_in);
+  exchange_ctx x{opts_, u.to_string(), clk::now() + std::min<duration>(opts_.total_timeout, std::chrono::hours(24 * 365))};
+  headers base = opts_.extra_headers;
+  base.insert(base.end(), extra.begin(), extra.end());
+  const std::string first_host = u.host;
+  for (int hop = 0;; ++hop) {
+    x.url = u.to_string();
+    if (u.scheme == "https") throw error(errc::unsupported, x.url, "https needs TLS, which this build does not have yet");
+    response r;
+    r.url = x.url;
+    const std::string key = pool_key(u);
+    bool reusable = false;
+    for (int attempt = 0;; ++attempt) {
+      conn c;
+      auto& idle = pool_->idle[key];
+      if (attempt == 0 && !idle.empty()) {
+        c.s = std::move(idle.back());
+        idle.pop_back();
+        --pool_->idle_count;
+        c.reused = true;
+      } else {
+        std::error_code ec;
+        auto left = x.deadline - clk::now();
+        if (left <= duration::zero()) throw error(errc::timeout, x.url, "total timeout exceeded before connecting");
+        c.s = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(opts_.connect_timeout, left));
+        if (ec) {
+          if (ec == std::errc::timed_out) throw error(errc::timeout, x.url, "connect timed out");
+          throw error(errc::connect_failed, x.url, "connect to " + u.authority() + ": " + ec.message());
+        }
+        ++pool_->made;
+      }
+      try {
+        reusable = exchange(c, x, method, u, body, base, r);
+      } catch (const stale_connection&) {
+        continue;  // the server closed a kept-alive connection meanwhile: once more, fresh
+      }
+      if (reusable && idle.size() < detail::pool_state::max_idle_per_host) {
+        idle.push_back(std::move(c.s));
+        ++pool_->idle_count;
+      }
+      break;
+    }
+    if (!opts_.follow_redirects || !is_redirect(r.status)) return r;
+    const std::string* loc = r.header("Location");
+    if (!loc || loc->empty()) throw error(errc::bad_redirect, x.url, "redirect without a Location");
+    if (hop + 1 > opts_.max_redirects)
+      throw error(errc::too_many_redirects, x.url, "more than " + std::to_string(opts_.max_redirects) + " redirects");
+    url next = u.resolve(*loc);
+    if (r.status == 303 || ((r.status == 301 || r.status == 302) && method == "POST")) {
+      method = method == "HEAD" ? "HEAD" : "GET";
+      body.clear();
+      std::erase_if(base, [](const header& h) { return find_header(headers{h}, "Content-Type") != nullptr; });
+    }
+    if (next.host != first_host)
+      std::erase_if(base, [](const header& h) {
+        return find_header(headers{h}, "Authorization") || find_header(headers{h}, "Cookie");
+      });
+    u = std::move(next);
+  }
+}
+
+response get(std::string_view u, const options& opts) {
+  client c(opts);
+  return c.get(u);
+}
+
+}  // namespace greenring::http

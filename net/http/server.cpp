@@ -1,0 +1,171 @@
+// greenring — the small HTTP/1.1 server: a task per connection (from
+// stream_server), keep-alive, one handler call per request.
+#include "parser.hpp"
+
+#include <greenring/hub.hpp>
+
+#include <map>
+
+namespace greenring::http {
+
+const char* reason_phrase(int s) noexcept {
+  switch (s) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+  }
+  return "Unknown";
+}
+
+namespace detail {
+// Connections of one server: the idle ones (between requests) are closed
+// at stop(), the busy ones finish their request and then close.
+struct server_state {
+  std::uint64_t served = 0;
+  bool stopping = false;
+  std::uint64_t next_id = 0;
+  std::map<std::uint64_t, std::pair<tcp_stream*, const bool*>> conns;  // stream, busy flag
+};
+}  // namespace detail
+
+namespace {
+
+void send_reply(tcp_stream& s, const reply& rep, bool head_only, bool close) {
+  std::string h = "HTTP/1.1 " + std::to_string(rep.status) + " " + reason_phrase(rep.status) + "\r\n";
+  for (const auto& f : rep.head) h.append(f.name).append(": ").append(f.value).append("\r\n");
+  const bool no_body = rep.status == 204 || rep.status == 304 || (rep.status >= 100 && rep.status < 200);
+  if (!no_body) h.append("Content-Length: ").append(std::to_string(rep.body.size())).append("\r\n");
+  if (close) h.append("Connection: close\r\n");
+  h.append("\r\n");
+  const_buffer parts[] = {const_buffer(h), const_buffer(head_only || no_body ? std::string_view() : std::string_view(rep.body))};
+  s.write_all(parts);
+}
+
+void serve_connection(tcp_stream& s, const server::handler_type& handler, const server_options& o,
+                      detail::server_state& st) {
+  detail::limits lim{o.max_request_head, o.max_request_head, 100};
+  std::string buf;
+  char tmp[16384];
+  bool busy = false;
+  const std::uint64_t id = ++st.next_id;
+  st.conns.emplace(id, std::make_pair(&s, &busy));
+  struct leave {
+    detail::server_state& st;
+    std::uint64_t id;
+    ~leave() { st.conns.erase(id); }
+  } on_exit{st, id};
+  for (;;) {
+    busy = false;
+    if (st.stopping) return;
+    std::size_t end = 0;
+    try {
+      while (!(end = detail::find_head_end(buf, lim))) {
+        std::error_code ec;
+        std::size_t n = s.read_some(tmp, ec, o.idle_timeout);
+        if (ec || n == 0) return;  // idle, closed or reset: nothing to answer
+        buf.append(tmp, n);
+        busy = true;
+      }
+    } catch (const detail::parse_error& e) {
+      send_reply(s, reply{e.limit() ? 431 : 400, {}, std::string(e.what()) + "\n"}, false, true);
+      return;
+    }
+    request req;
+    std::uint64_t len = 0;
+    try {
+      req = detail::parse_request_head(std::string_view(buf).substr(0, end), lim);
+      len = detail::request_body_length(req);
+    } catch (const detail::parse_error& e) {
+      send_reply(s, reply{400, {}, std::string(e.what()) + "\n"}, false, true);
+      return;
+    }
+    buf.erase(0, end);
+    if (len > o.max_request_body) {
+      send_reply(s, reply{413, {}, "request body too large\n"}, false, true);
+      return;
+    }
+    while (buf.size() < len) {
+      std::error_code ec;
+      std::size_t n = s.read_some(tmp, ec, o.idle_timeout);
+      if (ec || n == 0) return;
+      buf.append(tmp, n);
+    }
+    req.body = buf.substr(0, static_cast<std::size_t>(len));
+    buf.erase(0, static_cast<std::size_t>(len));
+    req.peer = s.peer();
+    const std::string* conn = req.header("Connection");
+    bool close = (conn && conn->find("close") != std::string::npos) ||
+                 (req.minor_version == 0 && !(conn && conn->find("keep-alive") != std::string::npos));
+    reply rep;
+    try {
+      rep = handler(req);
+    } catch (const std::exception& e) {
+      rep = reply{500, {}, std::string("handler failed: ") + e.what() + "\n"};
+      close = true;
+    }
+    if (o.delay > duration::zero()) sleep(o.delay);
+    send_reply(s, rep, req.method == "HEAD", close || st.stopping);
+    ++st.served;
+    if (close) return;
+  }
+}
+
+}  // namespace
+
+server::server(const address& at, handler_type handler, server_options opts)
+    : st_(std::make_shared<detail::server_state>()) {
+  srv_ = std::make_unique<stream_server>(at, [h = std::move(handler), opts, st = st_](tcp_stream& s) {
+    try {
+      serve_connection(s, h, opts, *st);
+    } catch (const std::system_error&) {
+      // The client went away mid-reply: nothing to tell anybody.
+    }
+  });
+}
+
+server::~server() {
+  try {
+    stop(duration::zero());
+  } catch (...) {
+  }
+}
+void server::start() { srv_->start(); }
+void server::serve_forever() { srv_->serve_forever(); }
+std::uint64_t server::requests_served() const noexcept { return st_->served; }
+
+void server::stop(duration grace) {
+  st_->stopping = true;
+  // Connections waiting for a next request have nothing to finish. Each
+  // close() blocks (until the connection's read is cancelled), and other
+  // connections may end meanwhile: look them up afresh every time.
+  std::uint64_t after = 0;
+  for (;;) {
+    auto it = st_->conns.upper_bound(after);
+    while (it != st_->conns.end() && *it->second.second) ++it;
+    if (it == st_->conns.end()) break;
+    after = it->first;
+    it->second.first->close();
+  }
+  srv_->stop(grace);
+}
+const address& server::local() const noexcept { return srv_->local(); }
+std::uint64_t server::connections_accepted() const noexcept { return srv_->accepted(); }
+
+}  // namespace greenring::http
