@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <csignal>
 #include <cstring>
 #include <numeric>
@@ -347,6 +348,32 @@ TEST_F(Socket, CloseWakesReaderWithClosedError) {
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), greenring::io_errc::closed);
   }
+}
+
+// Regression (found by http::server::stop): a second close() while another
+// task's close() waits for cancelled requests must wait for it, or the
+// owner could free the socket under the first closer.
+TEST_F(Socket, SecondCloseWaitsForTheFirstToFinish) {
+  auto l = tcp_listener::bind(loopback4());
+  auto c = std::make_unique<tcp_stream>(tcp_stream::connect(l.local()));
+  tcp_stream s = l.accept();
+  auto reader = greenring::spawn([&] {
+    char buf[8];
+    std::error_code ec;
+    c->read_some(buf, ec);
+    return ec;
+  });
+  bool first_done = false;
+  auto closer = greenring::spawn([&] {
+    c->close();
+    first_done = true;
+  });
+  greenring::yield();  // reader parked in recv, closer parked in close
+  c->close();          // the owner's close, as its destructor would do
+  EXPECT_TRUE(first_done) << "the second close returned while the first was still running";
+  c.reset();           // freeing it now is safe
+  closer.get();
+  EXPECT_EQ(reader.get(), greenring::io_errc::closed);
 }
 
 TEST_F(Socket, UdpDatagramsBothWays) {
