@@ -5,12 +5,14 @@
 // succeeded.
 //
 // With no URL it starts greenring's own HTTP server on 127.0.0.1 (an
-// ephemeral port) serving pages of different sizes and fetches those, so it
-// runs on a machine with no network.
+// ephemeral port) serving pages of different sizes, and an HTTPS one with a
+// certificate made at start-up by a CA made at start-up (which the client
+// then trusts: verification stays on), and fetches those, so it runs on a
+// machine with no network.
 //
 // Options: --concurrency N (default 100), --timeout SECONDS (total per
 // URL, default 30), --repeat K (fetch each URL K times), --quiet (summary
-// only), --insecure (skip TLS verification; https is not built yet).
+// only), --insecure (https without certificate verification).
 #include <greenring/greenring.hpp>
 
 #include <chrono>
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   double timeout_s = 30;
   int repeat = 1;
   bool quiet = false;
+  bool insecure = false;
   std::vector<std::string> urls;
   for (int i = 1; i < argc; ++i) {
     auto value = [&](const char* name) -> const char* {
@@ -41,7 +44,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--timeout")) timeout_s = std::atof(value("--timeout"));
     else if (!std::strcmp(argv[i], "--repeat")) repeat = std::atoi(value("--repeat"));
     else if (!std::strcmp(argv[i], "--quiet")) quiet = true;
-    else if (!std::strcmp(argv[i], "--insecure")) { /* accepted; TLS is not built yet */ }
+    else if (!std::strcmp(argv[i], "--insecure")) insecure = true;
     else if (argv[i][0] == '-') {
       std::fprintf(stderr, "usage: fetch_urls [--concurrency N] [--timeout S] [--repeat K] [--quiet] [--insecure] URL...\n");
       return 2;
@@ -52,25 +55,38 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // No URLs: serve a few pages ourselves.
-  std::unique_ptr<greenring::http::server> local;
+  greenring::http::options opts;
+  opts.insecure = insecure;
+
+  // No URLs: serve a few pages ourselves, over http and https.
+  std::unique_ptr<greenring::http::server> local, local_tls;
   if (urls.empty()) {
-    local = std::make_unique<greenring::http::server>(
-        greenring::address::parse("127.0.0.1:0"), [](const greenring::http::request& r) {
-          std::size_t size = 0;
-          if (r.target == "/") size = 512;
-          else if (r.target == "/small") size = 2 * 1024;
-          else if (r.target == "/medium") size = 64 * 1024;
-          else if (r.target == "/large") size = 1024 * 1024;
-          else return greenring::http::reply{404, {}, "not found\n"};
-          return greenring::http::reply{200, {{"Content-Type", "text/plain"}}, std::string(size, 'g')};
-        });
+    auto pages = [](const greenring::http::request& r) {
+      std::size_t size = 0;
+      if (r.target == "/") size = 512;
+      else if (r.target == "/small") size = 2 * 1024;
+      else if (r.target == "/medium") size = 64 * 1024;
+      else if (r.target == "/large") size = 1024 * 1024;
+      else return greenring::http::reply{404, {}, "not found\n"};
+      return greenring::http::reply{200, {{"Content-Type", "text/plain"}}, std::string(size, 'g')};
+    };
+    local = std::make_unique<greenring::http::server>(greenring::address::parse("127.0.0.1:0"), pages);
     local->start();
     const std::string base = "http://" + local->local().to_string();
     for (const char* p : {"/", "/small", "/medium", "/large"}) urls.push_back(base + p);
+    // A CA and a server certificate for localhost, made now; the client
+    // trusts this CA, so the certificate is really verified.
+    auto ca = greenring::tls::make_certificate({"fetch_urls demo CA", {}, {}, 0, 1, true, nullptr});
+    auto leaf = greenring::tls::make_certificate({"localhost", {"localhost"}, {"127.0.0.1"}, 0, 1, false, &ca});
+    greenring::http::server_options so;
+    so.tls_cert_pem = leaf.cert_pem;
+    so.tls_key_pem = leaf.key_pem;
+    local_tls = std::make_unique<greenring::http::server>(greenring::address::parse("127.0.0.1:0"), pages, so);
+    local_tls->start();
+    opts.ca_pem.push_back(ca.cert_pem);
+    urls.push_back("https://localhost:" + std::to_string(local_tls->local().port()) + "/medium");
   }
 
-  greenring::http::options opts;
   opts.total_timeout = std::chrono::duration_cast<greenring::duration>(std::chrono::duration<double>(timeout_s));
   greenring::http::client client(opts);
   greenring::semaphore slots(concurrency);
@@ -104,5 +120,6 @@ int main(int argc, char** argv) {
   std::printf("%zu fetched, %zu failed, %llu bytes in %.3f s\n", tasks.size(), failures,
               static_cast<unsigned long long>(total), secs);
   if (local) local->stop();
+  if (local_tls) local_tls->stop();
   return failures == 0 ? 0 : 1;
 }

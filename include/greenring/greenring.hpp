@@ -20,5 +20,6 @@
 #include <greenring/task.hpp>
 #include <greenring/threadpool.hpp>
 #include <greenring/timeout.hpp>
+#include <greenring/tls.hpp>
 #include <greenring/value.hpp>
 #include <greenring/wait.hpp>

@@ -13,8 +13,9 @@
 // server dripping bytes cannot stretch. Errors are http::error: a code, the
 // URL and a message naming what went wrong.
 //
-// https:// needs TLS, which is not built yet: such URLs fail with
-// errc::unsupported.
+// https:// goes through greenring::tls: verified by default against the
+// system CA store (plus options.ca_pem), host name and SNI included;
+// options.insecure turns verification off.
 #pragma once
 
 #include <greenring/address.hpp>
@@ -46,6 +47,7 @@ enum class errc {
   too_many_redirects,  // more hops than options.max_redirects
   bad_redirect,        // Location missing, malformed, or to another scheme
   io,                  // a socket error after connecting
+  tls,                 // handshake or certificate verification failed
 };
 const char* to_string(errc e) noexcept;
 
@@ -106,6 +108,8 @@ struct options {
   std::uint64_t max_body_bytes = 64ull << 20;              // when buffering in memory
   int max_redirects = 10;
   bool follow_redirects = true;
+  bool insecure = false;              // https: skip certificate and host checks
+  std::vector<std::string> ca_pem;    // https: extra trusted CAs (PEM)
   /// Called with each piece of the body instead of buffering it (no size
   /// limit then). Return false to abort (errc::too_large).
   std::function<bool(const char* data, std::size_t n)> on_body;
@@ -173,6 +177,7 @@ struct reply {
 };
 
 struct server_options {
+  std::string tls_cert_pem, tls_key_pem;       // both set: serve https
   duration delay = duration::zero();           // before each response (simulated latency)
   duration idle_timeout = std::chrono::seconds(60);
   std::size_t max_request_head = 16 * 1024;

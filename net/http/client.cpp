@@ -9,6 +9,7 @@
 // (P3). Redirects: at most max_redirects hops, http(s) only, credentials
 // dropped when the host changes (P6).
 #include "parser.hpp"
+#include "transport.hpp"
 
 #include <greenring/hub.hpp>
 #include <greenring/resolver.hpp>
@@ -31,6 +32,7 @@ const char* to_string(errc e) noexcept {
     case errc::too_many_redirects: return "too_many_redirects";
     case errc::bad_redirect: return "bad_redirect";
     case errc::io: return "io";
+    case errc::tls: return "tls";
   }
   return "unknown";
 }
@@ -38,7 +40,8 @@ const char* to_string(errc e) noexcept {
 namespace detail {
 
 struct pool_state {
-  std::map<std::string, std::vector<tcp_stream>> idle;  // key: scheme://host:port
+  std::map<std::string, std::vector<transport>> idle;  // key: scheme://host:port
+  std::unique_ptr<tls::context> tls_ctx;                 // made on the first https request
   std::size_t idle_count = 0;
   std::uint64_t made = 0;
   static constexpr std::size_t max_idle_per_host = 64;
@@ -71,9 +74,10 @@ struct exchange_ctx {
 
 // A connection with the bytes read past the current message.
 struct conn {
-  tcp_stream s;
+  detail::transport s;
   std::string buf;
   bool reused = false;
+  bool unclean_eof = false;  // TLS: the peer closed without close_notify
 
   // Reads more into buf; returns false at EOF.
   bool fill(exchange_ctx& x, const char* what) {
@@ -82,6 +86,10 @@ struct conn {
     std::size_t n = s.read_some(tmp, ec, x.read_timeout());
     if (ec) {
       if (ec == std::errc::connection_reset) return false;
+      if (ec == io_errc::end_of_stream) {
+        unclean_eof = true;
+        return false;
+      }
       x.fail_io(what, ec);
     }
     buf.append(tmp, n);
@@ -148,7 +156,11 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
       for (;;) {
         sink(c.buf.data(), c.buf.size());
         c.buf.clear();
-        if (!c.fill(x, "reading the body")) return false;
+        if (!c.fill(x, "reading the body")) {
+          if (c.unclean_eof)
+            throw error(errc::truncated_body, x.url, "TLS connection closed without close_notify before the end of a close-delimited body");
+          return false;
+        }
       }
   }
   return false;
@@ -171,7 +183,7 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
   req.append("\r\n");
   const_buffer parts[] = {const_buffer(req), const_buffer(body)};
   std::error_code ec;
-  c.s.write_all(parts, ec, x.read_timeout());
+  c.s.write(parts, ec, x.read_timeout());
   if (ec) {
     if (c.reused && (ec == std::errc::broken_pipe || ec == std::errc::connection_reset)) throw stale_connection{};
     x.fail_io("sending the request", ec);
@@ -242,7 +254,6 @@ response client::request(std::string_view method_in, std::string_view url_text, 
   const std::string first_host = u.host;
   for (int hop = 0;; ++hop) {
     x.url = u.to_string();
-    if (u.scheme == "https") throw error(errc::unsupported, x.url, "https needs TLS, which this build does not have yet");
     response r;
     r.url = x.url;
     const std::string key = pool_key(u);
@@ -259,12 +270,29 @@ response client::request(std::string_view method_in, std::string_view url_text, 
         std::error_code ec;
         auto left = x.deadline - clk::now();
         if (left <= duration::zero()) throw error(errc::timeout, x.url, "total timeout exceeded before connecting");
-        c.s = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(opts_.connect_timeout, left));
+        c.s.tcp = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(opts_.connect_timeout, left));
         if (ec) {
           if (ec == std::errc::timed_out) throw error(errc::timeout, x.url, "connect timed out");
           throw error(errc::connect_failed, x.url, "connect to " + u.authority() + ": " + ec.message());
         }
         ++pool_->made;
+        if (u.scheme == "https") {
+          if (!pool_->tls_ctx) {
+            tls::client_options t;
+            t.verify = !opts_.insecure;
+            t.ca_pem = opts_.ca_pem;
+            pool_->tls_ctx = std::make_unique<tls::context>(tls::context::client(t));
+          }
+          auto hs = std::min<duration>(opts_.connect_timeout, std::max<duration>(x.deadline - clk::now(), duration::zero()));
+          try {
+            c.s.tls = std::make_unique<tls::stream>(tls::stream::connect(std::move(c.s.tcp), *pool_->tls_ctx, u.host, hs));
+          } catch (const tls::error& e) {
+            throw error(errc::tls, x.url, e.what());
+          } catch (const std::system_error& e) {
+            if (e.code() == std::errc::timed_out) throw error(errc::timeout, x.url, "TLS handshake timed out");
+            throw error(errc::tls, x.url, e.what());
+          }
+        }
       }
       try {
         reusable = exchange(c, x, method, u, body, base, r);

@@ -1,6 +1,7 @@
 // greenring — the small HTTP/1.1 server: a task per connection (from
 // stream_server), keep-alive, one handler call per request.
 #include "parser.hpp"
+#include "transport.hpp"
 
 #include <greenring/hub.hpp>
 
@@ -42,12 +43,13 @@ struct server_state {
   bool stopping = false;
   std::uint64_t next_id = 0;
   std::map<std::uint64_t, std::pair<tcp_stream*, const bool*>> conns;  // stream, busy flag
+  std::unique_ptr<tls::context> tls_ctx;
 };
 }  // namespace detail
 
 namespace {
 
-void send_reply(tcp_stream& s, const reply& rep, bool head_only, bool close) {
+void send_reply(detail::transport& s, const reply& rep, bool head_only, bool close) {
   std::string h = "HTTP/1.1 " + std::to_string(rep.status) + " " + reason_phrase(rep.status) + "\r\n";
   for (const auto& f : rep.head) h.append(f.name).append(": ").append(f.value).append("\r\n");
   const bool no_body = rep.status == 204 || rep.status == 304 || (rep.status >= 100 && rep.status < 200);
@@ -55,17 +57,19 @@ void send_reply(tcp_stream& s, const reply& rep, bool head_only, bool close) {
   if (close) h.append("Connection: close\r\n");
   h.append("\r\n");
   const_buffer parts[] = {const_buffer(h), const_buffer(head_only || no_body ? std::string_view() : std::string_view(rep.body))};
-  s.write_all(parts);
+  std::error_code ec;
+  s.write(parts, ec, std::chrono::seconds(60));
+  if (ec) throw std::system_error(ec, "send reply");
 }
 
-void serve_connection(tcp_stream& s, const server::handler_type& handler, const server_options& o,
+void serve_connection(detail::transport& s, const server::handler_type& handler, const server_options& o,
                       detail::server_state& st) {
   detail::limits lim{o.max_request_head, o.max_request_head, 100};
   std::string buf;
   char tmp[16384];
   bool busy = false;
   const std::uint64_t id = ++st.next_id;
-  st.conns.emplace(id, std::make_pair(&s, &busy));
+  st.conns.emplace(id, std::make_pair(&s.tcp_for_close(), &busy));
   struct leave {
     detail::server_state& st;
     std::uint64_t id;
@@ -131,11 +135,22 @@ void serve_connection(tcp_stream& s, const server::handler_type& handler, const 
 
 server::server(const address& at, handler_type handler, server_options opts)
     : st_(std::make_shared<detail::server_state>()) {
+  if (!opts.tls_cert_pem.empty())
+    st_->tls_ctx = std::make_unique<tls::context>(tls::context::server(opts.tls_cert_pem, opts.tls_key_pem));
   srv_ = std::make_unique<stream_server>(at, [h = std::move(handler), opts, st = st_](tcp_stream& s) {
     try {
-      serve_connection(s, h, opts, *st);
+      detail::transport t;
+      if (st->tls_ctx) {
+        t.tls = std::make_unique<tls::stream>(tls::stream::accept(std::move(s), *st->tls_ctx, opts.idle_timeout));
+      } else {
+        t.tcp = std::move(s);
+      }
+      serve_connection(t, h, opts, *st);
+      if (t.tls) t.tls->shutdown();
     } catch (const std::system_error&) {
       // The client went away mid-reply: nothing to tell anybody.
+    } catch (const tls::error&) {
+      // A failed handshake: the client has been told by the TLS alert.
     }
   });
 }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -337,11 +338,104 @@ TEST_F(Http, ConnectErrorsAndHttpsAreReported) {
     EXPECT_NE(std::string(e.what()).find("Connection refused"), std::string::npos) << e.what();
   }
   try {
-    http::get("https://127.0.0.1:1/");
+    http::get("https://" + gone.to_string() + "/");
     FAIL();
   } catch (const http::error& e) {
-    EXPECT_EQ(e.code(), http::errc::unsupported);
+    EXPECT_EQ(e.code(), http::errc::connect_failed);
   }
+}
+
+// ---- TLS ----
+
+struct pki {
+  greenring::tls::certificate ca = greenring::tls::make_certificate({"Test CA", {}, {}, 0, 30, true, nullptr});
+  greenring::tls::certificate leaf(std::vector<std::string> dns, std::vector<std::string> ips, int from_days = 0,
+                                   int days = 30, const greenring::tls::certificate* issuer = nullptr) {
+    return greenring::tls::make_certificate({"test server", std::move(dns), std::move(ips), from_days, days, false,
+                                             issuer ? issuer : &ca});
+  }
+};
+
+std::unique_ptr<http::server> https_server(const greenring::tls::certificate& c) {
+  http::server_options o;
+  o.tls_cert_pem = c.cert_pem;
+  o.tls_key_pem = c.key_pem;
+  auto s = std::make_unique<http::server>(greenring::address::parse("127.0.0.1:0"),
+                                          [](const http::request& r) { return http::reply{200, {}, "secure " + r.target}; }, o);
+  s->start();
+  return s;
+}
+
+TEST_F(Http, HttpsWithATrustedCaAndMatchingNamesWorks) {
+  pki p;
+  auto srv = https_server(p.leaf({"localhost"}, {"127.0.0.1"}));
+  http::options o;
+  o.ca_pem = {p.ca.cert_pem};
+  http::client c(o);
+  const std::string port = std::to_string(srv->local().port());
+  EXPECT_EQ(c.get("https://127.0.0.1:" + port + "/ip").body, "secure /ip");
+  EXPECT_EQ(c.get("https://localhost:" + port + "/name").body, "secure /name");
+  EXPECT_EQ(c.get("https://localhost:" + port + "/again").body, "secure /again");
+  EXPECT_EQ(srv->connections_accepted(), 2u) << "one connection per host, kept alive";
+  srv->stop();
+}
+
+TEST_F(Http, HttpsRefusesBadCertificatesWithTheReason) {
+  pki p;
+  struct bad_case {
+    greenring::tls::certificate cert;
+    const char* reason;
+  };
+  auto self = greenring::tls::make_certificate({"self", {"localhost"}, {"127.0.0.1"}, 0, 30, false, nullptr});
+  std::vector<bad_case> cases = {
+      {self, "self-signed certificate"},
+      {p.leaf({"localhost"}, {"127.0.0.1"}, -10, 5), "certificate has expired"},
+      {p.leaf({"other.example"}, {}), "hostname mismatch"},
+      {p.leaf({}, {}), "hostname mismatch"},  // CN only, no subjectAltName
+  };
+  for (auto& bc : cases) {
+    auto srv = https_server(bc.cert);
+    http::options o;
+    o.ca_pem = {p.ca.cert_pem};
+    try {
+      http::get("https://localhost:" + std::to_string(srv->local().port()) + "/", o);
+      ADD_FAILURE() << bc.reason;
+    } catch (const http::error& e) {
+      EXPECT_EQ(e.code(), http::errc::tls) << e.what();
+      EXPECT_NE(std::string(e.what()).find(bc.reason), std::string::npos) << e.what();
+    }
+    srv->stop();
+  }
+  // --insecure: an explicit opt-in accepts the self-signed one.
+  auto srv = https_server(self);
+  http::options o;
+  o.insecure = true;
+  EXPECT_EQ(http::get("https://localhost:" + std::to_string(srv->local().port()) + "/x", o).body, "secure /x");
+  srv->stop();
+}
+
+TEST_F(Http, TlsEofWithoutCloseNotifyTruncatesACloseDelimitedBody) {
+  pki p;
+  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
+  auto ctx = greenring::tls::context::server(cert.cert_pem, cert.key_pem);
+  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
+  auto srv = greenring::spawn([&] {
+    auto t = greenring::tls::stream::accept(l.accept(), ctx, 5s);
+    char buf[4096];
+    std::error_code ec;
+    t.read_some(buf, ec, 5s);
+    t.write_all(std::string_view("HTTP/1.1 200 OK\r\n\r\npartial body"));
+    t.lower().close();  // no close_notify
+  });
+  http::options o;
+  o.ca_pem = {p.ca.cert_pem};
+  try {
+    http::get("https://127.0.0.1:" + std::to_string(l.local().port()) + "/", o);
+    FAIL();
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::truncated_body) << e.what();
+  }
+  srv.get();
 }
 
 TEST_F(Http, ServerAnswersBadRequestsAndHonoursConnectionClose) {

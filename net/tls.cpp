@@ -1,0 +1,394 @@
+// greenring — TLS over a memory BIO pair.
+//
+// OpenSSL never touches the socket: SSL reads and writes its side of a BIO
+// pair; `flush` moves what it wrote from the network side to the socket
+// (write_all), `fill` moves what the socket gives into the network side
+// (read_some). WANT_READ / WANT_WRITE therefore become ordinary greenring
+// waits, with the caller's timeout, kill and `timeout` scopes.
+#include <greenring/tls.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace greenring::tls {
+namespace {
+
+using clk = std::chrono::steady_clock;
+
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+[[noreturn]] void fail(const std::string& what) { throw error(what + ": " + openssl_errors()); }
+
+struct bio_ptr {
+  BIO* b;
+  ~bio_ptr() { BIO_free(b); }
+};
+
+duration left(clk::time_point dl) {
+  if (dl == clk::time_point::max()) return forever;
+  auto d = dl - clk::now();
+  return d.count() > 0 ? duration(d) : duration::zero();
+}
+
+clk::time_point deadline_of(duration d) {
+  return d == forever ? clk::time_point::max() : clk::now() + d;
+}
+
+bool is_ip(std::string_view host) {
+  std::string h(host);
+  unsigned char buf[16];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- context
+
+context context::client(const client_options& o) {
+  context c;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) fail("SSL_CTX_new");
+  c.ctx_ = ctx;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  c.verify_ = o.verify;
+  if (o.verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    if (o.system_ca && SSL_CTX_set_default_verify_paths(ctx) != 1) fail("loading the system CA store");
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    for (const auto& pem : o.ca_pem) {
+      bio_ptr in{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
+      X509* x = PEM_read_bio_X509(in.b, nullptr, nullptr, nullptr);
+      if (!x) fail("reading a CA certificate");
+      X509_STORE_add_cert(store, x);
+      X509_free(x);
+    }
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  return c;
+}
+
+context context::server(const std::string& cert_pem, const std::string& key_pem) {
+  context c;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) fail("SSL_CTX_new");
+  c.ctx_ = ctx;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  bio_ptr cin{BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()))};
+  X509* x = PEM_read_bio_X509(cin.b, nullptr, nullptr, nullptr);
+  if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
+    X509_free(x);
+    fail("loading the server certificate");
+  }
+  X509_free(x);
+  while (X509* extra = PEM_read_bio_X509(cin.b, nullptr, nullptr, nullptr)) SSL_CTX_add0_chain_cert(ctx, extra);
+  ERR_clear_error();
+  bio_ptr kin{BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()))};
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(kin.b, nullptr, nullptr, nullptr);
+  if (!k || SSL_CTX_use_PrivateKey(ctx, k) != 1) {
+    EVP_PKEY_free(k);
+    fail("loading the server key");
+  }
+  EVP_PKEY_free(k);
+  if (SSL_CTX_check_private_key(ctx) != 1) fail("the key does not match the certificate");
+  return c;
+}
+
+context::context(context&& o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)), verify_(o.verify_) {}
+context& context::operator=(context&& o) noexcept {
+  if (this != &o) {
+    SSL_CTX_free(static_cast<SSL_CTX*>(ctx_));
+    ctx_ = std::exchange(o.ctx_, nullptr);
+    verify_ = o.verify_;
+  }
+  return *this;
+}
+context::~context() { SSL_CTX_free(static_cast<SSL_CTX*>(ctx_)); }
+
+// ---------------------------------------------------------------- stream
+
+struct stream::impl {
+  tcp_stream sock;
+  SSL* ssl = nullptr;
+  BIO* net = nullptr;  // our side of the pair; SSL owns the other
+  std::string host;
+  bool eof = false;
+  ~impl() {
+    SSL_free(ssl);
+    BIO_free(net);
+  }
+  // Everything SSL has written goes to the socket.
+  void flush(std::error_code& ec, clk::time_point dl) {
+    char buf[16384];
+    while (BIO_ctrl_pending(net) > 0) {
+      int n = BIO_read(net, buf, sizeof buf);
+      if (n <= 0) break;
+      sock.write_all(const_buffer(buf, static_cast<std::size_t>(n)), ec, left(dl));
+      if (ec) return;
+    }
+  }
+  // Reads from the socket into the pair, as much as it can take.
+  void fill(std::error_code& ec, clk::time_point dl) {
+    char buf[16384];
+    std::size_t room = BIO_ctrl_get_write_guarantee(net);
+    if (room == 0) return;
+    std::size_t n = sock.read_some(mutable_buffer(buf, std::min(room, sizeof buf)), ec, left(dl));
+    if (ec) return;
+    if (n == 0) {
+      eof = true;
+      BIO_shutdown_wr(net);  // SSL sees EOF
+      return;
+    }
+    BIO_write(net, buf, static_cast<int>(n));
+  }
+  // After an SSL call returned `r`: moves bytes as it asks. Returns true to
+  // retry the call, false when done (ec set on failure).
+  bool pump(int r, std::error_code& ec, clk::time_point dl) {
+    const int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_WRITE) {
+      flush(ec, dl);
+      return !ec;
+    }
+    if (e == SSL_ERROR_WANT_READ) {
+      flush(ec, dl);
+      if (ec) return false;
+      if (eof) {
+        ec = make_error_code(io_errc::end_of_stream);
+        return false;
+      }
+      fill(ec, dl);
+      return !ec;
+    }
+    return false;
+  }
+};
+
+stream::stream(std::unique_ptr<impl> p) : p_(std::move(p)) {}
+stream::stream(stream&&) noexcept = default;
+stream& stream::operator=(stream&&) noexcept = default;
+stream::~stream() = default;
+
+stream stream::connect(tcp_stream s, const context& ctx, std::string_view host, duration timeout) {
+  auto p = std::make_unique<impl>();
+  p->sock = std::move(s);
+  p->host = std::string(host);
+  p->ssl = SSL_new(static_cast<SSL_CTX*>(ctx.native()));
+  if (!p->ssl) fail("SSL_new");
+  BIO* internal = nullptr;
+  if (BIO_new_bio_pair(&internal, 0, &p->net, 0) != 1) fail("BIO_new_bio_pair");
+  SSL_set_bio(p->ssl, internal, internal);
+  if (ctx.verify_) {
+    SSL_set_hostflags(p->ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (is_ip(host)) {
+      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), p->host.c_str()) != 1) fail("setting the IP to verify");
+    } else if (SSL_set1_host(p->ssl, p->host.c_str()) != 1) {
+      fail("setting the host name to verify");
+    }
+  }
+  if (!is_ip(host)) SSL_set_tlsext_host_name(p->ssl, p->host.c_str());  // SNI
+  SSL_set_connect_state(p->ssl);
+  const auto dl = deadline_of(timeout);
+  std::error_code ec;
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(p->ssl);
+    if (r == 1) break;
+    if (p->pump(r, ec, dl)) continue;
+    const std::string peer = p->host + " (" + p->sock.peer().to_string() + ")";
+    if (ec == std::errc::timed_out) throw std::system_error(ec, "TLS handshake with " + peer);
+    long v = SSL_get_verify_result(p->ssl);
+    if (v != X509_V_OK)
+      throw error("TLS handshake with " + peer + ": certificate verify failed: " + X509_verify_cert_error_string(v));
+    if (ec) throw std::system_error(ec, "TLS handshake with " + peer);
+    fail("TLS handshake with " + peer);
+  }
+  std::error_code fec;
+  p->flush(fec, dl);  // TLS 1.3: the client's Finished may still be queued
+  if (fec) throw std::system_error(fec, "TLS handshake with " + p->host);
+  return stream(std::move(p));
+}
+
+stream stream::accept(tcp_stream s, const context& ctx, duration timeout) {
+  auto p = std::make_unique<impl>();
+  p->sock = std::move(s);
+  p->ssl = SSL_new(static_cast<SSL_CTX*>(ctx.native()));
+  if (!p->ssl) fail("SSL_new");
+  BIO* internal = nullptr;
+  if (BIO_new_bio_pair(&internal, 0, &p->net, 0) != 1) fail("BIO_new_bio_pair");
+  SSL_set_bio(p->ssl, internal, internal);
+  SSL_set_accept_state(p->ssl);
+  const auto dl = deadline_of(timeout);
+  std::error_code ec;
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(p->ssl);
+    if (r == 1) break;
+    if (p->pump(r, ec, dl)) continue;
+    if (ec) throw std::system_error(ec, "TLS handshake from " + p->sock.peer().to_string());
+    fail("TLS handshake from " + p->sock.peer().to_string());
+  }
+  std::error_code fec;
+  p->flush(fec, dl);
+  if (fec) throw std::system_error(fec, "TLS handshake from " + p->sock.peer().to_string());
+  return stream(std::move(p));
+}
+
+std::size_t stream::read_some(mutable_buffer buf, std::error_code& ec, duration timeout) {
+  ec.clear();
+  const auto dl = deadline_of(timeout);
+  for (;;) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    int r = SSL_read_ex(p_->ssl, buf.data, buf.size, &n);
+    if (r == 1) return n;
+    const int e = SSL_get_error(p_->ssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify: a clean end
+    if (p_->pump(r, ec, dl)) continue;
+    if (ec) return 0;
+    // EOF without close_notify surfaces as SSL_ERROR_SYSCALL/SSL (OpenSSL 3).
+    if (p_->eof) {
+      ec = make_error_code(io_errc::end_of_stream);
+      return 0;
+    }
+    ec = std::make_error_code(std::errc::protocol_error);
+    return 0;
+  }
+}
+
+std::size_t stream::write_all(const_buffer buf, std::error_code& ec, duration timeout) {
+  ec.clear();
+  const auto dl = deadline_of(timeout);
+  std::size_t done = 0;
+  const auto* p = static_cast<const char*>(buf.data);
+  while (done < buf.size) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    int r = SSL_write_ex(p_->ssl, p + done, buf.size - done, &n);
+    if (r == 1) {
+      done += n;
+      p_->flush(ec, dl);
+      if (ec) return done;
+      continue;
+    }
+    if (p_->pump(r, ec, dl)) continue;
+    if (!ec) ec = std::make_error_code(std::errc::protocol_error);
+    return done;
+  }
+  return done;
+}
+
+void stream::write_all(const_buffer buf, duration timeout) {
+  std::error_code ec;
+  write_all(buf, ec, timeout);
+  if (ec) throw std::system_error(ec, "TLS send to " + p_->sock.peer().to_string());
+}
+
+void stream::shutdown() noexcept {
+  if (!p_ || !p_->ssl) return;
+  ERR_clear_error();
+  SSL_shutdown(p_->ssl);
+  std::error_code ec;
+  try {
+    p_->flush(ec, clk::now() + std::chrono::seconds(1));
+  } catch (...) {
+    // Killed while saying goodbye: the connection closes anyway.
+  }
+}
+
+void stream::close() noexcept {
+  if (p_) p_->sock.close();
+}
+
+tcp_stream& stream::lower() noexcept { return p_->sock; }
+
+std::string stream::version() const { return SSL_get_version(p_->ssl); }
+
+// ---------------------------------------------------------------- certificates
+
+certificate make_certificate(const certificate_request& r) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  if (!key) fail("generating a key");
+  X509* x = X509_new();
+  struct guard {
+    EVP_PKEY* k;
+    X509* x;
+    ~guard() {
+      X509_free(x);
+      EVP_PKEY_free(k);
+    }
+  } g{key, x};
+  X509_set_version(x, 2);
+  unsigned char serial[16];
+  for (auto& b : serial) b = static_cast<unsigned char>(std::rand());
+  serial[0] &= 0x7f;
+  BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+  BN_free(bn);
+  X509_gmtime_adj(X509_getm_notBefore(x), static_cast<long>(r.valid_from_days) * 86400);
+  X509_gmtime_adj(X509_getm_notAfter(x), static_cast<long>(r.valid_from_days + r.valid_days) * 86400);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(r.common_name.c_str()),
+                             -1, -1, 0);
+  EVP_PKEY* signer = key;
+  X509* issuer_cert = nullptr;
+  if (r.issuer) {
+    bio_ptr cin{BIO_new_mem_buf(r.issuer->cert_pem.data(), static_cast<int>(r.issuer->cert_pem.size()))};
+    issuer_cert = PEM_read_bio_X509(cin.b, nullptr, nullptr, nullptr);
+    bio_ptr kin{BIO_new_mem_buf(r.issuer->key_pem.data(), static_cast<int>(r.issuer->key_pem.size()))};
+    signer = PEM_read_bio_PrivateKey(kin.b, nullptr, nullptr, nullptr);
+    if (!issuer_cert || !signer) fail("reading the issuer");
+    X509_set_issuer_name(x, X509_get_subject_name(issuer_cert));
+  } else {
+    X509_set_issuer_name(x, name);
+  }
+  X509V3_CTX v3;
+  X509V3_set_ctx(&v3, issuer_cert ? issuer_cert : x, x, nullptr, nullptr, 0);
+  auto add_ext = [&](int nid, const std::string& value) {
+    X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, &v3, nid, value.c_str());
+    if (!e) fail("making a certificate extension");
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+  };
+  add_ext(NID_basic_constraints, r.is_ca ? "critical,CA:TRUE" : "CA:FALSE");
+  if (r.is_ca) add_ext(NID_key_usage, "critical,keyCertSign,cRLSign");
+  std::string san;
+  for (const auto& d : r.dns_names) san += (san.empty() ? "" : ",") + std::string("DNS:") + d;
+  for (const auto& ip : r.ip_addresses) san += (san.empty() ? "" : ",") + std::string("IP:") + ip;
+  if (!san.empty()) add_ext(NID_subject_alt_name, san);
+  const bool ok = X509_sign(x, signer, EVP_sha256()) > 0;
+  if (signer != key) EVP_PKEY_free(signer);
+  X509_free(issuer_cert);
+  if (!ok) fail("signing the certificate");
+  certificate out;
+  bio_ptr cb{BIO_new(BIO_s_mem())}, kb{BIO_new(BIO_s_mem())};
+  PEM_write_bio_X509(cb.b, x);
+  PEM_write_bio_PrivateKey(kb.b, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(cb.b, &data);
+  out.cert_pem.assign(data, static_cast<std::size_t>(n));
+  n = BIO_get_mem_data(kb.b, &data);
+  out.key_pem.assign(data, static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace greenring::tls
