@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite twice: an optimised build, then an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (fiber-annotated);
-# then the runtime suites once more under Valgrind memcheck.
+# then the runtime suites once more under Valgrind memcheck; then the HTTP
+# parsers' libFuzzer targets for FUZZ_SECONDS (default 60) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -41,6 +42,9 @@ for t in greenlet task timeout timer sync; do
     status=1
   fi
 done
+
+# libFuzzer targets for the HTTP parsers, a bounded time each.
+FUZZ_SECONDS=${FUZZ_SECONDS:-60} ./scripts/fuzz.sh || status=1
 
 # One closing line over all runs, counted from GoogleTest's own output.
 passed=0
