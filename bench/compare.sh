@@ -11,10 +11,10 @@ dir=build-bench
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false >/dev/null
 meson compile -C "$dir" -j2 >/dev/null
 out=$(mktemp -d)
-for b in switch_bench spawn_bench idle_bench file_bench sync_bench echo_bench; do
+for b in switch_bench spawn_bench idle_bench file_bench sync_bench fetch_bench echo_bench; do
   r=$reps
   # One-shot runs of up to a million tasks, and 12 s echo runs: at most 3.
-  case $b in idle_bench|echo_bench) r=$(( reps < 3 ? reps : 3 )) ;; esac
+  case $b in idle_bench|echo_bench) r=$(( reps < 3 ? reps : 3 )) ;; fetch_bench) r=1 ;; esac  # fetch_bench repeats itself 3 times
   for i in $(seq "$r"); do
     "./$dir/bench/$b" --benchmark_format=json >"$out/$b.$i.json" 2>/dev/null
   done
@@ -25,14 +25,16 @@ out = sys.argv[1]
 vals = {}
 for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     for b in json.load(open(f))["benchmarks"]:
-        if b.get("error_occurred"):
+        if b.get("error_occurred") or b.get("run_type") == "aggregate":
             continue
         for k in ("ns_per_switch", "ns_per_task", "rss_per_task_bytes", "wake_all_ms", "spawn_ns_per_task",
                   "MB_per_s", "req_per_s", "p50_us", "p99_us", "server_cpu_us_per_req",
-                  "ns_per_round_trip", "items_per_s", "ns_per_lock"):
+                  "ns_per_round_trip", "items_per_s", "ns_per_lock", "peak_rss_mib", "cpu_ms"):
             if k in b:
                 vals.setdefault((b["run_name"], k), []).append(
                     b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task", "ns_per_round_trip", "ns_per_lock") else 1))
+        if b["run_name"].startswith("BM_fetch_"):
+            vals.setdefault((b["run_name"], "wall_ms"), []).append(b["real_time"])
         if b.get("time_unit") == "ns" and "cpu_time" in b:
             vals.setdefault((b["run_name"], "cpu_ns"), []).append(b["cpu_time"])
 def med(name, key):
@@ -87,6 +89,11 @@ for n in ("100", "1000"):
         rows.append((f"echo {n} conns vs {bname}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"echo {n} conns vs {bname}: server CPU us/request", (g, "server_cpu_us_per_req"),
                      (b, "server_cpu_us_per_req")))
+for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"), ("client CPU (ms)", "cpu_ms")):
+    for base, bname in (("thread_pool_64", "64-thread pool"), ("thread_per_request", "thread per request")):
+        rows.append((f"fetch 10k x 16 KiB, 10 ms latency, vs {bname}: {what}",
+                     ("BM_fetch_greenring/iterations:1/repeats:3/real_time", key),
+                     (f"BM_fetch_{base}/iterations:1/repeats:3/real_time", key)))
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.release()}; medians of the runs")
 print(f"{'benchmark':55} {'greenring':>11} {'baseline':>11} {'greenring is':>13}")
 for label, g, t in rows:

@@ -81,9 +81,14 @@ struct conn {
 
   // Reads more into buf; returns false at EOF.
   bool fill(exchange_ctx& x, const char* what) {
-    char tmp[16384];
+    // Straight into buf, 4 KiB at a time: heads are small and bodies of
+    // known length bypass buf (read_body), so neither the task's stack nor
+    // the buffer grows much per connection.
+    const std::size_t old = buf.size();
+    buf.resize(old + 4096);
     std::error_code ec;
-    std::size_t n = s.read_some(tmp, ec, x.read_timeout());
+    std::size_t n = s.read_some(mutable_buffer(buf.data() + old, 4096), ec, x.read_timeout());
+    buf.resize(old + (ec ? 0 : n));
     if (ec) {
       if (ec == std::errc::connection_reset) return false;
       if (ec == io_errc::end_of_stream) {
@@ -92,7 +97,6 @@ struct conn {
       }
       x.fail_io(what, ec);
     }
-    buf.append(tmp, n);
     return n > 0;
   }
 };
@@ -126,16 +130,35 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
                                                std::to_string(x.o.max_body_bytes) + ")");
       if (!x.o.on_body) r.body.reserve(static_cast<std::size_t>(f.length));
       std::uint64_t left = f.length;
-      for (;;) {
-        const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left, c.buf.size()));
-        sink(c.buf.data(), take);
-        c.buf.erase(0, take);
-        left -= take;
-        if (left == 0) return true;
-        if (!c.fill(x, "reading the body"))
+      const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left, c.buf.size()));
+      sink(c.buf.data(), take);
+      c.buf.erase(0, take);
+      left -= take;
+      while (left > 0) {
+        // The rest goes straight into the body (or a stack buffer for the
+        // callback): no copy through the connection's buffer.
+        char tmp[16384];
+        std::error_code ec;
+        std::size_t n;
+        if (x.o.on_body) {
+          n = c.s.read_some(mutable_buffer(tmp, static_cast<std::size_t>(std::min<std::uint64_t>(left, sizeof tmp))), ec,
+                            x.read_timeout());
+          if (!ec && n > 0) sink(tmp, n);
+        } else {
+          const std::size_t old = r.body.size();
+          const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1u << 20));
+          r.body.resize(old + want);
+          n = c.s.read_some(mutable_buffer(r.body.data() + old, want), ec, x.read_timeout());
+          r.body.resize(old + (ec ? 0 : n));
+          r.body_bytes += ec ? 0 : n;
+        }
+        if (ec && ec != std::errc::connection_reset && ec != io_errc::end_of_stream) x.fail_io("reading the body", ec);
+        if (ec || n == 0)
           throw error(errc::truncated_body, x.url, "connection closed after " + std::to_string(f.length - left) + " of " +
                                                        std::to_string(f.length) + " body bytes");
+        left -= n;
       }
+      return true;
     }
     case detail::framing::chunked: {
       detail::chunked_decoder d(limits_of(x.o));
