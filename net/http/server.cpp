@@ -66,8 +66,16 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
                       detail::server_state& st) {
   detail::limits lim{o.max_request_head, o.max_request_head, 100};
   std::string buf;
-  char tmp[16384];
   bool busy = false;
+  // Reads straight into buf, a few KiB at a time (no big stack buffer: a
+  // thousand idle connections would each keep its pages).
+  auto more = [&](std::error_code& ec) {
+    const std::size_t old = buf.size();
+    buf.resize(old + 4096);
+    std::size_t n = s.read_some(mutable_buffer(buf.data() + old, 4096), ec, o.idle_timeout);
+    buf.resize(old + (ec ? 0 : n));
+    return ec ? 0 : n;
+  };
   const std::uint64_t id = ++st.next_id;
   st.conns.emplace(id, std::make_pair(&s.tcp_for_close(), &busy));
   struct leave {
@@ -82,9 +90,8 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
     try {
       while (!(end = detail::find_head_end(buf, lim))) {
         std::error_code ec;
-        std::size_t n = s.read_some(tmp, ec, o.idle_timeout);
+        std::size_t n = more(ec);
         if (ec || n == 0) return;  // idle, closed or reset: nothing to answer
-        buf.append(tmp, n);
         busy = true;
       }
     } catch (const detail::parse_error& e) {
@@ -107,9 +114,7 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
     }
     while (buf.size() < len) {
       std::error_code ec;
-      std::size_t n = s.read_some(tmp, ec, o.idle_timeout);
-      if (ec || n == 0) return;
-      buf.append(tmp, n);
+      if (more(ec) == 0 || ec) return;
     }
     req.body = buf.substr(0, static_cast<std::size_t>(len));
     buf.erase(0, static_cast<std::size_t>(len));
