@@ -187,15 +187,47 @@ stream::stream(stream&&) noexcept = default;
 stream& stream::operator=(stream&&) noexcept = default;
 stream::~stream() = default;
 
-stream stream::connect(tcp_stream s, const context& ctx, std::string_view host, duration timeout) {
-  auto p = std::make_unique<impl>();
+namespace {
+
+// An SSL object for `ctx` on one end of a fresh BIO pair; greenring keeps
+// the other end (impl::net).
+std::unique_ptr<stream::impl> new_session(tcp_stream s, const context& ctx) {
+  auto p = std::make_unique<stream::impl>();
   p->sock = std::move(s);
-  p->host = std::string(host);
   p->ssl = SSL_new(static_cast<SSL_CTX*>(ctx.native()));
   if (!p->ssl) fail("SSL_new");
   BIO* internal = nullptr;
   if (BIO_new_bio_pair(&internal, 0, &p->net, 0) != 1) fail("BIO_new_bio_pair");
   SSL_set_bio(p->ssl, internal, internal);
+  return p;
+}
+
+// Runs the handshake to its end; `who` names the peer in errors. A client
+// failure that comes from verification says why.
+void handshake(stream::impl& p, duration timeout, const std::string& who) {
+  const auto dl = deadline_of(timeout);
+  std::error_code ec;
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(p.ssl);
+    if (r == 1) break;
+    if (p.pump(r, ec, dl)) continue;
+    if (ec == std::errc::timed_out) throw std::system_error(ec, "TLS handshake " + who);
+    long v = SSL_get_verify_result(p.ssl);
+    if (!SSL_is_server(p.ssl) && v != X509_V_OK)
+      throw error("TLS handshake " + who + ": certificate verify failed: " + X509_verify_cert_error_string(v));
+    if (ec) throw std::system_error(ec, "TLS handshake " + who);
+    fail("TLS handshake " + who);
+  }
+  p.flush(ec, dl);  // TLS 1.3: our Finished may still be queued
+  if (ec) throw std::system_error(ec, "TLS handshake " + who);
+}
+
+}  // namespace
+
+stream stream::connect(tcp_stream s, const context& ctx, std::string_view host, duration timeout) {
+  auto p = new_session(std::move(s), ctx);
+  p->host = std::string(host);
   if (ctx.verify_) {
     SSL_set_hostflags(p->ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (is_ip(host)) {
@@ -206,49 +238,14 @@ stream stream::connect(tcp_stream s, const context& ctx, std::string_view host, 
   }
   if (!is_ip(host)) SSL_set_tlsext_host_name(p->ssl, p->host.c_str());  // SNI
   SSL_set_connect_state(p->ssl);
-  const auto dl = deadline_of(timeout);
-  std::error_code ec;
-  for (;;) {
-    ERR_clear_error();
-    int r = SSL_do_handshake(p->ssl);
-    if (r == 1) break;
-    if (p->pump(r, ec, dl)) continue;
-    const std::string peer = p->host + " (" + p->sock.peer().to_string() + ")";
-    if (ec == std::errc::timed_out) throw std::system_error(ec, "TLS handshake with " + peer);
-    long v = SSL_get_verify_result(p->ssl);
-    if (v != X509_V_OK)
-      throw error("TLS handshake with " + peer + ": certificate verify failed: " + X509_verify_cert_error_string(v));
-    if (ec) throw std::system_error(ec, "TLS handshake with " + peer);
-    fail("TLS handshake with " + peer);
-  }
-  std::error_code fec;
-  p->flush(fec, dl);  // TLS 1.3: the client's Finished may still be queued
-  if (fec) throw std::system_error(fec, "TLS handshake with " + p->host);
+  handshake(*p, timeout, "with " + p->host + " (" + p->sock.peer().to_string() + ")");
   return stream(std::move(p));
 }
 
 stream stream::accept(tcp_stream s, const context& ctx, duration timeout) {
-  auto p = std::make_unique<impl>();
-  p->sock = std::move(s);
-  p->ssl = SSL_new(static_cast<SSL_CTX*>(ctx.native()));
-  if (!p->ssl) fail("SSL_new");
-  BIO* internal = nullptr;
-  if (BIO_new_bio_pair(&internal, 0, &p->net, 0) != 1) fail("BIO_new_bio_pair");
-  SSL_set_bio(p->ssl, internal, internal);
+  auto p = new_session(std::move(s), ctx);
   SSL_set_accept_state(p->ssl);
-  const auto dl = deadline_of(timeout);
-  std::error_code ec;
-  for (;;) {
-    ERR_clear_error();
-    int r = SSL_do_handshake(p->ssl);
-    if (r == 1) break;
-    if (p->pump(r, ec, dl)) continue;
-    if (ec) throw std::system_error(ec, "TLS handshake from " + p->sock.peer().to_string());
-    fail("TLS handshake from " + p->sock.peer().to_string());
-  }
-  std::error_code fec;
-  p->flush(fec, dl);
-  if (fec) throw std::system_error(fec, "TLS handshake from " + p->sock.peer().to_string());
+  handshake(*p, timeout, "from " + p->sock.peer().to_string());
   return stream(std::move(p));
 }
 

@@ -31,6 +31,14 @@ void wait_list::push(wait_node& n) noexcept {
   tail_ = &n;
 }
 
+void wait_list::enqueue_current(wait_node& n, hub& h) noexcept {
+  n.ctx = &h.current();
+  n.notify = nullptr;
+  n.woken = false;
+  n.granted = false;
+  push(n);
+}
+
 void wait_list::link(wait_node& n) noexcept {
   n.woken = false;
   push(n);
@@ -77,11 +85,7 @@ std::size_t wait_list::size() const noexcept {
 
 bool wait_list::park(wait_node& n, clock::time_point deadline, const char* what) {
   hub& h = hub::get();
-  n.ctx = &h.current();
-  n.notify = nullptr;
-  n.woken = false;
-  n.granted = false;
-  push(n);
+  enqueue_current(n, h);
   wake_timer timer(h, h.current(), deadline);
   try {
     while (!n.woken && !timer.fired) h.block(what);
@@ -99,11 +103,7 @@ namespace greenring::detail {
 
 void wait_list::park_uninterruptible(wait_node& n, const char* what) noexcept {
   hub& h = hub::get();
-  n.ctx = &h.current();
-  n.notify = nullptr;
-  n.woken = false;
-  n.granted = false;
-  push(n);
+  enqueue_current(n, h);
   while (!n.woken) h.block_uninterruptible(what);
 }
 

@@ -78,8 +78,9 @@ class stream {
   /// "TLSv1.3" and the like.
   std::string version() const;
 
+  struct impl;  // internal (net/tls.cpp)
+
  private:
-  struct impl;
   explicit stream(std::unique_ptr<impl> p);
   std::unique_ptr<impl> p_;
 };

@@ -18,6 +18,7 @@ class greenlet;
 namespace detail {
 
 class wait_list;
+class hub;
 
 struct wait_node {
   wait_node* prev = nullptr;
@@ -68,6 +69,7 @@ class wait_list {
 
  private:
   void push(wait_node& n) noexcept;
+  void enqueue_current(wait_node& n, hub& h) noexcept;
   wait_node* head_ = nullptr;
   wait_node* tail_ = nullptr;
 };
