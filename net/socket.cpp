@@ -41,6 +41,15 @@ std::error_code to_ec(int r) noexcept {
   return {-r, std::system_category()};
 }
 
+// A request's result as a byte count, its failure in `ec`.
+std::size_t bytes_or(int r, std::error_code& ec) noexcept {
+  if (r < 0) {
+    ec = to_ec(r);
+    return 0;
+  }
+  return static_cast<std::size_t>(r);
+}
+
 [[noreturn]] void throw_io(const char* op, const address& peer, std::error_code ec) {
   throw std::system_error(ec, std::string(op) + " " + peer.to_string());
 }
@@ -245,11 +254,7 @@ std::size_t tcp_stream::read_some(mutable_buffer buf, std::error_code& ec, durat
   int r = sock_op(core_, "recv", deadline_of(timeout), POLLIN, [&](io_uring_sqe* q) {
     io_uring_prep_recv(q, core_.fd, buf.data, buf.size, 0);
   });
-  if (r < 0) {
-    ec = to_ec(r);
-    return 0;
-  }
-  return static_cast<std::size_t>(r);
+  return bytes_or(r, ec);
 }
 
 std::size_t tcp_stream::read_some(mutable_buffer buf, duration timeout) {
@@ -289,11 +294,7 @@ std::size_t tcp_stream::write_some(const_buffer buf, std::error_code& ec, durati
   int r = sock_op(core_, "send", deadline_of(timeout), POLLOUT, [&](io_uring_sqe* q) {
     io_uring_prep_send(q, core_.fd, buf.data, buf.size, MSG_NOSIGNAL);
   });
-  if (r < 0) {
-    ec = to_ec(r);
-    return 0;
-  }
-  return static_cast<std::size_t>(r);
+  return bytes_or(r, ec);
 }
 
 std::size_t tcp_stream::write_some(const_buffer buf, duration timeout) {
@@ -470,11 +471,7 @@ std::size_t udp_socket::send_to(const_buffer buf, const address& to, std::error_
   });
   c.peer = saved;
   c.broken = false;  // datagrams cannot get out of step
-  if (r < 0) {
-    ec = to_ec(r);
-    return 0;
-  }
-  return static_cast<std::size_t>(r);
+  return bytes_or(r, ec);
 }
 
 std::size_t udp_socket::send_to(const_buffer buf, const address& to, duration timeout) {

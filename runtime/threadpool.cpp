@@ -189,7 +189,7 @@ class threadpool_impl {
 void hub::remote::deliver(hub& h, std::shared_ptr<pool_job> j) noexcept {
   j->done = true;
   if (j->waiter) h.schedule(*j->waiter);
-  auto* acct = static_cast<threadpool_impl::per_hub*>(j->hub);
+  auto* acct = static_cast<threadpool_impl::per_hub*>(j->account);
   auto settle = [&h, acct] {
     if (acct && --acct->pending == 0) {
       for (greenlet* g : acct->joiners) h.schedule(*g);
@@ -220,7 +220,7 @@ void pool_submit(threadpool_impl& p, std::shared_ptr<pool_job> job) {
   hub& h = hub::get();
   hub::remote& r = h.remote_queue();
   auto& acct = p.for_hub(&h);
-  job->hub = &acct;
+  job->account = &acct;
   r.expect();
   ++acct.pending;
   p.submit(std::move(job), r.sh_);

@@ -65,45 +65,71 @@ class result_timeout : public std::runtime_error {
   result_timeout() : std::runtime_error("greenring::async_result: get() timed out") {}
 };
 
-/// gevent.event.AsyncResult: a one-shot value or exception that any number
-/// of tasks can wait for.
-template <class T>
-class async_result {
+namespace detail {
+/// What async_result<T> and async_result<void> share: the one-shot state,
+/// the exception, and the waiting.
+class result_base {
  public:
-  async_result() = default;
-  async_result(const async_result&) = delete;
-  async_result& operator=(const async_result&) = delete;
+  result_base() = default;
+  result_base(const result_base&) = delete;
+  result_base& operator=(const result_base&) = delete;
 
-  /// Stores the value and wakes every waiter. Setting twice is an error.
-  template <class... A>
-  void set(A&&... a) {
-    if (ready()) throw std::logic_error("greenring::async_result: set twice");
-    value_.emplace(std::forward<A>(a)...);
-    waiters_.wake_all();
-  }
   void set_exception(std::exception_ptr e) {
-    if (ready()) throw std::logic_error("greenring::async_result: set twice");
     if (!e) throw std::invalid_argument("greenring::async_result: set_exception(nullptr)");
+    begin_set();
     error_ = std::move(e);
-    waiters_.wake_all();
+    finish_set();
   }
-  bool ready() const noexcept { return value_.has_value() || error_; }
-  bool successful() const noexcept { return value_.has_value(); }
+  bool ready() const noexcept { return done_; }
+  bool successful() const noexcept { return done_ && !error_; }
   std::exception_ptr exception() const noexcept { return error_; }
 
   /// Waits until set, for at most `timeout`; returns ready().
   bool wait(duration timeout = forever) {
-    while (!ready()) {
-      detail::wait_node n;
-      if (!waiters_.park(n, detail::deadline_in(timeout), "async_result.wait")) return ready();
-    }
-    return true;
+    if (done_) return true;
+    detail::wait_node n;
+    waiters_.park(n, detail::deadline_in(timeout), "async_result.wait");
+    return done_;  // set() wakes every waiter: woken means set
+  }
+  detail::wait_list& watchers() noexcept { return waiters_; }
+
+ protected:
+  void begin_set() const {
+    if (done_) throw std::logic_error("greenring::async_result: set twice");
+  }
+  void finish_set() noexcept {
+    done_ = true;
+    waiters_.wake_all();
+  }
+  // Waits, then rethrows the stored exception; result_timeout on timeout.
+  void wait_and_check(duration timeout) {
+    if (!wait(timeout)) throw result_timeout();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  bool done_ = false;
+  std::exception_ptr error_;
+  detail::wait_list waiters_;
+};
+}  // namespace detail
+
+/// gevent.event.AsyncResult: a one-shot value or exception that any number
+/// of tasks can wait for. Setting it twice is an error (std::logic_error).
+template <class T>
+class async_result : public detail::result_base {
+ public:
+  /// Stores the value and wakes every waiter.
+  template <class... A>
+  void set(A&&... a) {
+    begin_set();
+    value_.emplace(std::forward<A>(a)...);
+    finish_set();
   }
   /// Waits, then returns the value (a reference: move from it to take it)
   /// or rethrows the exception. Throws result_timeout after `timeout`.
   T& get(duration timeout = forever) {
-    if (!wait(timeout)) throw result_timeout();
-    if (error_) std::rethrow_exception(error_);
+    wait_and_check(timeout);
     return *value_;
   }
   template <class Rep, class Period>
@@ -111,49 +137,19 @@ class async_result {
     return get(detail::to_duration(d));
   }
 
-  detail::wait_list& watchers() noexcept { return waiters_; }
-
  private:
   std::optional<T> value_;
-  std::exception_ptr error_;
-  detail::wait_list waiters_;
 };
 
 /// async_result<void>: set() with no value.
 template <>
-class async_result<void> {
+class async_result<void> : public detail::result_base {
  public:
   void set() {
-    if (ready()) throw std::logic_error("greenring::async_result: set twice");
-    done_ = true;
-    waiters_.wake_all();
+    begin_set();
+    finish_set();
   }
-  void set_exception(std::exception_ptr e) {
-    if (ready()) throw std::logic_error("greenring::async_result: set twice");
-    if (!e) throw std::invalid_argument("greenring::async_result: set_exception(nullptr)");
-    error_ = std::move(e);
-    waiters_.wake_all();
-  }
-  bool ready() const noexcept { return done_ || error_; }
-  bool successful() const noexcept { return done_; }
-  std::exception_ptr exception() const noexcept { return error_; }
-  bool wait(duration timeout = forever) {
-    while (!ready()) {
-      detail::wait_node n;
-      if (!waiters_.park(n, detail::deadline_in(timeout), "async_result.wait")) return ready();
-    }
-    return true;
-  }
-  void get(duration timeout = forever) {
-    if (!wait(timeout)) throw result_timeout();
-    if (error_) std::rethrow_exception(error_);
-  }
-  detail::wait_list& watchers() noexcept { return waiters_; }
-
- private:
-  bool done_ = false;
-  std::exception_ptr error_;
-  detail::wait_list waiters_;
+  void get(duration timeout = forever) { wait_and_check(timeout); }
 };
 
 }  // namespace greenring

@@ -47,7 +47,7 @@ struct pool_job {
   std::exception_ptr error;
   bool done = false;                    // hub-side: the result has arrived
   greenlet* waiter = nullptr;           // hub-side: the task in get()/wait()
-  void* hub = nullptr;                  // the submitting hub (for joins)
+  void* account = nullptr;              // the submitting hub's count of this pool's jobs (for join)
 };
 
 void pool_submit(threadpool_impl& p, std::shared_ptr<pool_job> job);

@@ -199,7 +199,7 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
   bool has_length = false;
   for (const auto& h : extra) {
     req.append(h.name).append(": ").append(h.value).append("\r\n");
-    if (find_header(headers{h}, "Content-Length")) has_length = true;
+    if (detail::iequals(h.name, "Content-Length")) has_length = true;
   }
   if (!has_length && (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH"))
     req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
@@ -337,11 +337,11 @@ response client::request(std::string_view method_in, std::string_view url_text, 
     if (r.status == 303 || ((r.status == 301 || r.status == 302) && method == "POST")) {
       method = method == "HEAD" ? "HEAD" : "GET";
       body.clear();
-      std::erase_if(base, [](const header& h) { return find_header(headers{h}, "Content-Type") != nullptr; });
+      std::erase_if(base, [](const header& h) { return detail::iequals(h.name, "Content-Type"); });
     }
     if (next.host != first_host)
       std::erase_if(base, [](const header& h) {
-        return find_header(headers{h}, "Authorization") || find_header(headers{h}, "Cookie");
+        return detail::iequals(h.name, "Authorization") || detail::iequals(h.name, "Cookie");
       });
     u = std::move(next);
   }

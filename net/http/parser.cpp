@@ -8,13 +8,17 @@
 
 namespace greenring::http {
 
+namespace detail {
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+}  // namespace detail
+
 const std::string* find_header(const headers& h, std::string_view name) noexcept {
   for (const auto& f : h)
-    if (f.name.size() == name.size() &&
-        std::equal(f.name.begin(), f.name.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        }))
-      return &f.value;
+    if (detail::iequals(f.name, name)) return &f.value;
   return nullptr;
 }
 
@@ -24,12 +28,6 @@ namespace {
 bool is_tchar(char c) noexcept {
   if (std::isalnum(static_cast<unsigned char>(c))) return true;
   return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 std::string_view trim(std::string_view s) noexcept {

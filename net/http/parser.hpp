@@ -34,6 +34,9 @@ struct limits {
   std::size_t max_headers = 100;
 };
 
+/// ASCII case-insensitive equality (header names, codings).
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
 /// Where the head (status/request line + headers) ends in `buf`: the
 /// offset just past CRLFCRLF, or 0 when not complete yet. Throws when the
 /// head already breaks a limit or holds a byte no head may hold.
