@@ -12,7 +12,8 @@
 //
 // Options: --concurrency N (default 100), --timeout SECONDS (total per
 // URL, default 30), --repeat K (fetch each URL K times), --quiet (summary
-// only), --insecure (https without certificate verification).
+// only), --insecure (https without certificate verification), --compressed
+// (ask for gzip/deflate and count the decoded bytes).
 #include <greenring/greenring.hpp>
 
 #include <chrono>
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   int repeat = 1;
   bool quiet = false;
   bool insecure = false;
+  bool compressed = false;
   std::vector<std::string> urls;
   for (int i = 1; i < argc; ++i) {
     auto value = [&](const char* name) -> const char* {
@@ -45,8 +47,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--repeat")) repeat = std::atoi(value("--repeat"));
     else if (!std::strcmp(argv[i], "--quiet")) quiet = true;
     else if (!std::strcmp(argv[i], "--insecure")) insecure = true;
+    else if (!std::strcmp(argv[i], "--compressed")) compressed = true;
     else if (argv[i][0] == '-') {
-      std::fprintf(stderr, "usage: fetch_urls [--concurrency N] [--timeout S] [--repeat K] [--quiet] [--insecure] URL...\n");
+      std::fprintf(stderr, "usage: fetch_urls [--concurrency N] [--timeout S] [--repeat K] [--quiet] [--insecure] [--compressed] URL...\n");
       return 2;
     } else urls.emplace_back(argv[i]);
   }
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
 
   greenring::http::options opts;
   opts.insecure = insecure;
+  opts.decompress = compressed;
 
   // No URLs: serve a few pages ourselves, over http and https.
   std::unique_ptr<greenring::http::server> local, local_tls;

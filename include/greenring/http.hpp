@@ -38,7 +38,7 @@ namespace greenring::http {
 
 enum class errc {
   bad_url = 1,         // not an http(s) URL we accept
-  unsupported,         // e.g. https before TLS lands
+  unsupported,         // e.g. a 101 switch, or a content coding we cannot decode
   connect_failed,      // resolve or connect
   timeout,             // connect, idle or total deadline
   bad_response,        // malformed status line, headers, framing
@@ -91,15 +91,20 @@ struct response {
   int status = 0;
   std::string reason;
   headers head;
-  std::string body;        // empty when streamed to options.on_body
-  std::uint64_t body_bytes = 0;
+  std::string body;        // empty when streamed (options.on_body, client::download)
+  std::uint64_t body_bytes = 0;  // body bytes delivered (after decoding)
   std::string url;         // after redirects
+  /// The coding removed by options.decompress ("gzip" or "deflate"); its
+  /// Content-Encoding and Content-Length headers are then dropped from
+  /// `head`, since they describe the bytes on the wire, not `body`.
+  std::string content_encoding;
   const std::string* header(std::string_view name) const noexcept { return find_header(head, name); }
 };
 
 struct options {
   headers extra_headers;                                   // sent with every request
   duration connect_timeout = std::chrono::seconds(10);
+  duration tls_handshake_timeout = std::chrono::seconds(10);
   duration idle_timeout = std::chrono::seconds(30);       // each read
   duration total_timeout = std::chrono::seconds(120);     // the whole request, redirects included
   std::size_t max_header_line = 8 * 1024;
@@ -108,6 +113,16 @@ struct options {
   std::uint64_t max_body_bytes = 64ull << 20;              // when buffering in memory
   int max_redirects = 10;
   bool follow_redirects = true;
+  /// Connections a client has open at once (idle ones included), over all
+  /// hosts; a request beyond it waits (within its total deadline) or
+  /// closes an idle connection to another host. 0: no limit.
+  std::size_t max_connections = 1024;
+  /// The same, per (scheme, host, port). 0: only max_connections applies.
+  std::size_t max_connections_per_host = 0;
+  /// Send `Accept-Encoding: gzip, deflate` (unless extra headers set one)
+  /// and decode gzip/deflate bodies; other codings are errc::unsupported.
+  /// max_body_bytes and on_body see the decoded bytes.
+  bool decompress = false;
   bool insecure = false;              // https: skip certificate and host checks
   std::vector<std::string> ca_pem;    // https: extra trusted CAs (PEM)
   /// Called with each piece of the body instead of buffering it (no size
@@ -144,13 +159,23 @@ class client {
   /// when the method is POST/PUT/PATCH).
   response request(std::string_view method, std::string_view url, std::string body = {}, headers extra = {});
 
+  /// Streams the body of `url` (GET, redirects followed) into the file at
+  /// `path`: written to `path + ".part"` as it arrives, renamed to `path`
+  /// once complete, removed on any error. No max_body_bytes limit; the
+  /// response's status says whether the server sent what was asked for.
+  response download(std::string_view url, const std::string& path);
+
   /// Idle keep-alive connections held now (all hosts).
   std::size_t idle_connections() const noexcept;
   /// Connections made so far.
   std::uint64_t connections_made() const noexcept;
+  /// Connections open now (idle and in use).
+  std::size_t open_connections() const noexcept;
   const options& settings() const noexcept { return opts_; }
 
  private:
+  using body_sink = std::function<bool(const char*, std::size_t)>;
+  response send(std::string_view method, std::string_view url, std::string body, headers extra, const body_sink* sink);
   options opts_;
   std::unique_ptr<detail::pool_state> pool_;
 };

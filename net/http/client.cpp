@@ -7,12 +7,17 @@
 // deadline), so a server dripping bytes cannot stretch a request (P4). A
 // body that ends before its Content-Length or last chunk is truncated_body
 // (P3). Redirects: at most max_redirects hops, http(s) only, credentials
-// dropped when the host changes (P6).
+// dropped when the scheme, host or port changes (P6).
+#include "decode.hpp"
 #include "parser.hpp"
 #include "transport.hpp"
 
+#include <greenring/file.hpp>
 #include <greenring/hub.hpp>
+#include <greenring/lock.hpp>
 #include <greenring/resolver.hpp>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <cstring>
@@ -39,12 +44,43 @@ const char* to_string(errc e) noexcept {
 
 namespace detail {
 
+// Connection caps: a request first takes a permit of its host (when
+// max_connections_per_host is set), then one of the client (when
+// max_connections is set), in that order, so nobody waits for a host while
+// holding a client-wide permit. A permit is the right to one exchange in
+// progress; with it the request takes an idle connection of its host or,
+// only if there is none, opens one. So a host's open connections (idle
+// and in use) never exceed its permits. Client-wide, idle connections of
+// other hosts can push the count to the cap: opening then closes one of
+// them first. Semaphores hand permits over in FIFO order and handle kills
+// and timeouts of the waiters.
+struct host_entry {
+  std::vector<transport> idle;
+  std::unique_ptr<semaphore> permits;  // max_connections_per_host
+  std::size_t users = 0;               // requests using this entry now
+};
+
 struct pool_state {
-  std::map<std::string, std::vector<transport>> idle;  // key: scheme://host:port
-  std::unique_ptr<tls::context> tls_ctx;                 // made on the first https request
+  std::map<std::string, host_entry> hosts;  // key: scheme://host:port
+  std::unique_ptr<semaphore> permits;       // max_connections
+  std::unique_ptr<tls::context> tls_ctx;    // made on the first https request
   std::size_t idle_count = 0;
+  std::size_t open = 0;
   std::uint64_t made = 0;
   static constexpr std::size_t max_idle_per_host = 64;
+
+  // Closes one idle connection, of any host but `except`; false if none.
+  bool close_one_idle(const host_entry* except) {
+    for (auto it = hosts.begin(); it != hosts.end(); ++it) {
+      if (&it->second == except || it->second.idle.empty()) continue;
+      it->second.idle.erase(it->second.idle.begin());  // the oldest
+      --idle_count;
+      --open;
+      if (it->second.users == 0 && it->second.idle.empty()) hosts.erase(it);
+      return true;
+    }
+    return false;
+  }
 };
 
 }  // namespace detail
@@ -53,11 +89,15 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 
+using body_sink = std::function<bool(const char*, std::size_t)>;
+
 struct exchange_ctx {
   const options& o;
   std::string url;  // for messages
   clk::time_point deadline;
+  const body_sink* on_body;  // o.on_body, a download's file, or nothing
 
+  duration time_left() const { return std::max<duration>(deadline - clk::now(), duration::zero()); }
   duration read_timeout() const {
     const auto left = deadline - clk::now();
     if (left <= duration::zero()) throw error(errc::timeout, url, "total timeout exceeded");
@@ -107,43 +147,87 @@ std::string pool_key(const url& u) { return u.scheme + "://" + u.host + ":" + st
 
 struct stale_connection {};  // a reused connection that the server had closed
 
-// Reads the body per `f`, into r.body or o.on_body. Returns true when the
-// connection ended exactly at the end of the body.
+// The decoder for a response's Content-Encoding when options.decompress
+// asks for it (and the response has a body).
+std::unique_ptr<detail::content_decoder> decoder_for(const exchange_ctx& x, const detail::framing& f, response& r) {
+  if (!x.o.decompress || f.k == detail::framing::none) return nullptr;
+  const std::string* ce = r.header("Content-Encoding");
+  if (!ce) return nullptr;
+  std::string_view v(*ce);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty() || detail::iequals(v, "identity")) return nullptr;
+  auto d = detail::content_decoder::make(v);
+  if (!d) throw error(errc::unsupported, x.url, "Content-Encoding \"" + std::string(v) + "\" is not gzip or deflate");
+  r.content_encoding = d->name();
+  std::erase_if(r.head, [](const header& h) {
+    return detail::iequals(h.name, "Content-Encoding") || detail::iequals(h.name, "Content-Length");
+  });
+  return d;
+}
+
+// Reads the body per `f`, into r.body or x.on_body, decoding it first when
+// options.decompress applies. Returns true when the connection ended
+// exactly at the end of the body.
 bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) {
-  auto sink = [&](const char* p, std::size_t n) {
+  auto deliver = [&](const char* p, std::size_t n) {
     if (n == 0) return;
     r.body_bytes += n;
-    if (x.o.on_body) {
-      if (!x.o.on_body(p, n)) throw error(errc::too_large, x.url, "body refused by the on_body callback");
+    if (x.on_body) {
+      if (!(*x.on_body)(p, n)) throw error(errc::too_large, x.url, "body refused by the on_body callback");
       return;
     }
     if (r.body.size() + n > x.o.max_body_bytes)
-      throw error(errc::too_large, x.url, "body larger than max_body_bytes (" + std::to_string(x.o.max_body_bytes) + ")");
+      throw error(errc::too_large, x.url,
+                  std::string(r.content_encoding.empty() ? "body" : "decoded body") + " larger than max_body_bytes (" +
+                      std::to_string(x.o.max_body_bytes) + ")");
     r.body.append(p, n);
   };
+  const auto decoder = decoder_for(x, f, r);
+  const detail::content_decoder::sink_type decoded = deliver;
+  auto sink = [&](const char* p, std::size_t n) {
+    if (!decoder) return deliver(p, n);
+    try {
+      decoder->feed(p, n, decoded);
+    } catch (const detail::decode_error& e) {
+      throw error(errc::bad_response, x.url, e.what());
+    }
+  };
+  auto finish = [&](bool clean) {
+    if (decoder) try {
+        decoder->finish();
+      } catch (const detail::decode_error& e) {
+        throw error(errc::truncated_body, x.url, e.what());
+      }
+    return clean;
+  };
+  // Bodies go straight into r.body when nothing stands between.
+  const bool direct = !x.on_body && !decoder;
   switch (f.k) {
     case detail::framing::none:
       return true;
     case detail::framing::by_length: {
-      if (!x.o.on_body && f.length > x.o.max_body_bytes)
+      if (direct && f.length > x.o.max_body_bytes)
         throw error(errc::too_large, x.url, "Content-Length " + std::to_string(f.length) + " larger than max_body_bytes (" +
                                                std::to_string(x.o.max_body_bytes) + ")");
-      if (!x.o.on_body) r.body.reserve(static_cast<std::size_t>(f.length));
+      if (direct) r.body.reserve(static_cast<std::size_t>(f.length));
       std::uint64_t left = f.length;
       const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left, c.buf.size()));
       sink(c.buf.data(), take);
       c.buf.erase(0, take);
       left -= take;
+      std::unique_ptr<char[]> tmp;
+      constexpr std::size_t tmp_size = 16384;
       while (left > 0) {
-        // The rest goes straight into the body (or a stack buffer for the
-        // callback): no copy through the connection's buffer.
-        char tmp[16384];
+        // The rest goes straight into the body (or a heap buffer for the
+        // callback or the decoder): no copy through the connection's buffer.
         std::error_code ec;
         std::size_t n;
-        if (x.o.on_body) {
-          n = c.s.read_some(mutable_buffer(tmp, static_cast<std::size_t>(std::min<std::uint64_t>(left, sizeof tmp))), ec,
+        if (!direct) {
+          if (!tmp) tmp = std::make_unique<char[]>(tmp_size);
+          n = c.s.read_some(mutable_buffer(tmp.get(), static_cast<std::size_t>(std::min<std::uint64_t>(left, tmp_size))), ec,
                             x.read_timeout());
-          if (!ec && n > 0) sink(tmp, n);
+          if (!ec && n > 0) sink(tmp.get(), n);
         } else {
           const std::size_t old = r.body.size();
           const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1u << 20));
@@ -158,7 +242,7 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
                                                        std::to_string(f.length) + " body bytes");
         left -= n;
       }
-      return true;
+      return finish(true);
     }
     case detail::framing::chunked: {
       detail::chunked_decoder d(limits_of(x.o));
@@ -170,7 +254,7 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
           throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, std::string("chunked body: ") + e.what());
         }
         c.buf.erase(0, used);
-        if (d.done()) return true;
+        if (d.done()) return finish(true);
         if (!c.fill(x, "reading the body"))
           throw error(errc::truncated_body, x.url, "connection closed before the last chunk");
       }
@@ -182,7 +266,7 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
         if (!c.fill(x, "reading the body")) {
           if (c.unclean_eof)
             throw error(errc::truncated_body, x.url, "TLS connection closed without close_notify before the end of a close-delimited body");
-          return false;
+          return finish(false);
         }
       }
   }
@@ -196,11 +280,13 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
   req.reserve(256 + body.size());
   req.append(method).append(" ").append(u.target).append(" HTTP/1.1\r\nHost: ").append(u.authority());
   req.append("\r\nUser-Agent: greenring/0.1\r\nAccept: */*\r\n");
-  bool has_length = false;
+  bool has_length = false, has_encoding = false;
   for (const auto& h : extra) {
     req.append(h.name).append(": ").append(h.value).append("\r\n");
     if (detail::iequals(h.name, "Content-Length")) has_length = true;
+    if (detail::iequals(h.name, "Accept-Encoding")) has_encoding = true;
   }
+  if (x.o.decompress && !has_encoding) req.append("Accept-Encoding: gzip, deflate\r\n");
   if (!has_length && (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH"))
     req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   req.append("\r\n");
@@ -254,6 +340,64 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
 
 bool is_redirect(int s) noexcept { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
 
+// A request's hold on its host's pool entry and on its permits, for one
+// hop. Releasing after the connection went back to the idle list lets the
+// next waiter find it there.
+class lease {
+ public:
+  lease(detail::pool_state& p, const options& o, const std::string& key) : p_(p), it_(p.hosts.try_emplace(key).first) {
+    ++h().users;
+    if (o.max_connections_per_host && !h().permits) h().permits = std::make_unique<semaphore>(o.max_connections_per_host);
+    if (o.max_connections && !p.permits) p.permits = std::make_unique<semaphore>(o.max_connections);
+  }
+  // Waits for the permits (within the total deadline).
+  void acquire(const options& o, exchange_ctx& x) {
+    if (h().permits) {
+      if (!h().permits->acquire(x.time_left()))
+        throw error(errc::timeout, x.url,
+                    "total timeout exceeded waiting for a connection (max_connections_per_host " +
+                        std::to_string(o.max_connections_per_host) + ")");
+      host_permit_ = true;
+    }
+    if (p_.permits) {
+      if (!p_.permits->acquire(x.time_left()))
+        throw error(errc::timeout, x.url,
+                    "total timeout exceeded waiting for a connection (max_connections " + std::to_string(o.max_connections) +
+                        ")");
+      client_permit_ = true;
+    }
+  }
+  ~lease() {
+    if (client_permit_) p_.permits->release();
+    if (host_permit_) h().permits->release();
+    if (--h().users == 0 && h().idle.empty() && (!h().permits || h().permits->waiting() == 0)) p_.hosts.erase(it_);
+  }
+  lease(const lease&) = delete;
+  lease& operator=(const lease&) = delete;
+
+  detail::host_entry& h() const noexcept { return it_->second; }
+  // Makes room for one more connection under max_connections.
+  void before_open(const options& o) {
+    if (o.max_connections && p_.open >= o.max_connections) p_.close_one_idle(&h());
+  }
+
+ private:
+  detail::pool_state& p_;
+  std::map<std::string, detail::host_entry>::iterator it_;
+  bool host_permit_ = false, client_permit_ = false;
+};
+
+// A connection counted in pool_state::open while it lives outside the idle
+// list.
+struct counted_conn : conn {
+  detail::pool_state& p;
+  bool counted = false;
+  explicit counted_conn(detail::pool_state& ps) : p(ps) {}
+  ~counted_conn() {
+    if (counted) --p.open;
+  }
+};
+
 }  // namespace
 
 client::client(options opts) : opts_(std::move(opts)), pool_(std::make_unique<detail::pool_state>()) {}
@@ -261,44 +405,82 @@ client::~client() = default;
 
 std::size_t client::idle_connections() const noexcept { return pool_->idle_count; }
 std::uint64_t client::connections_made() const noexcept { return pool_->made; }
+std::size_t client::open_connections() const noexcept { return pool_->open; }
 
 response client::get(std::string_view u) { return request("GET", u); }
 response client::head(std::string_view u) { return request("HEAD", u); }
 response client::post(std::string_view u, std::string body, std::string content_type) {
   return request("POST", u, std::move(body), {{"Content-Type", std::move(content_type)}});
 }
+response client::request(std::string_view method, std::string_view u, std::string body, headers extra) {
+  return send(method, u, std::move(body), std::move(extra), opts_.on_body ? &opts_.on_body : nullptr);
+}
 
-response client::request(std::string_view method_in, std::string_view url_text, std::string body, headers extra) {
+response client::download(std::string_view u, const std::string& path) {
+  const std::string part = path + ".part";
+  file f = file::open(part, O_WRONLY | O_CREAT | O_TRUNC);
+  try {
+    // Written in pieces of up to 256 KiB, each through the ring.
+    std::string pending;
+    std::uint64_t offset = 0;
+    auto flush = [&] {
+      f.write_at(const_buffer(pending), offset);
+      offset += pending.size();
+      pending.clear();
+    };
+    const body_sink sink = [&](const char* p, std::size_t n) {
+      pending.append(p, n);
+      if (pending.size() >= (256u << 10)) flush();
+      return true;
+    };
+    response r = send("GET", u, {}, {}, &sink);
+    flush();
+    f.close();
+    if (::rename(part.c_str(), path.c_str()) != 0)
+      throw std::system_error(errno, std::generic_category(), "download: rename " + part + " to " + path);
+    return r;
+  } catch (...) {
+    f.close();
+    ::unlink(part.c_str());
+    throw;
+  }
+}
+
+response client::send(std::string_view method_in, std::string_view url_text, std::string body, headers extra,
+                      const body_sink* sink) {
   url u = url::parse(url_text);
   std::string method(method_in);
-  exchange_ctx x{opts_, u.to_string(), clk::now() + std::min<duration>(opts_.total_timeout, std::chrono::hours(24 * 365))};
+  exchange_ctx x{opts_, u.to_string(), clk::now() + std::min<duration>(opts_.total_timeout, std::chrono::hours(24 * 365)),
+                 sink};
   headers base = opts_.extra_headers;
   base.insert(base.end(), extra.begin(), extra.end());
-  const std::string first_host = u.host;
+  const std::string origin = pool_key(u);
   for (int hop = 0;; ++hop) {
     x.url = u.to_string();
     response r;
     r.url = x.url;
-    const std::string key = pool_key(u);
-    bool reusable = false;
+    lease l(*pool_, opts_, pool_key(u));
+    l.acquire(opts_, x);
+    auto& idle = l.h().idle;
     for (int attempt = 0;; ++attempt) {
-      conn c;
-      auto& idle = pool_->idle[key];
+      counted_conn c(*pool_);
       if (attempt == 0 && !idle.empty()) {
         c.s = std::move(idle.back());
         idle.pop_back();
         --pool_->idle_count;
-        c.reused = true;
+        c.counted = c.reused = true;
       } else {
+        if (x.time_left() <= duration::zero()) throw error(errc::timeout, x.url, "total timeout exceeded before connecting");
+        l.before_open(opts_);
         std::error_code ec;
-        auto left = x.deadline - clk::now();
-        if (left <= duration::zero()) throw error(errc::timeout, x.url, "total timeout exceeded before connecting");
-        c.s.tcp = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(opts_.connect_timeout, left));
+        c.s.tcp = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(opts_.connect_timeout, x.time_left()));
         if (ec) {
           if (ec == std::errc::timed_out) throw error(errc::timeout, x.url, "connect timed out");
           throw error(errc::connect_failed, x.url, "connect to " + u.authority() + ": " + ec.message());
         }
         ++pool_->made;
+        ++pool_->open;
+        c.counted = true;
         if (u.scheme == "https") {
           if (!pool_->tls_ctx) {
             tls::client_options t;
@@ -306,9 +488,9 @@ response client::request(std::string_view method_in, std::string_view url_text, 
             t.ca_pem = opts_.ca_pem;
             pool_->tls_ctx = std::make_unique<tls::context>(tls::context::client(t));
           }
-          auto hs = std::min<duration>(opts_.connect_timeout, std::max<duration>(x.deadline - clk::now(), duration::zero()));
           try {
-            c.s.tls = std::make_unique<tls::stream>(tls::stream::connect(std::move(c.s.tcp), *pool_->tls_ctx, u.host, hs));
+            c.s.tls = std::make_unique<tls::stream>(tls::stream::connect(
+                std::move(c.s.tcp), *pool_->tls_ctx, u.host, std::min<duration>(opts_.tls_handshake_timeout, x.time_left())));
           } catch (const tls::error& e) {
             throw error(errc::tls, x.url, e.what());
           } catch (const std::system_error& e) {
@@ -317,6 +499,7 @@ response client::request(std::string_view method_in, std::string_view url_text, 
           }
         }
       }
+      bool reusable;
       try {
         reusable = exchange(c, x, method, u, body, base, r);
       } catch (const stale_connection&) {
@@ -325,6 +508,7 @@ response client::request(std::string_view method_in, std::string_view url_text, 
       if (reusable && idle.size() < detail::pool_state::max_idle_per_host) {
         idle.push_back(std::move(c.s));
         ++pool_->idle_count;
+        c.counted = false;  // counted as idle now
       }
       break;
     }
@@ -339,7 +523,7 @@ response client::request(std::string_view method_in, std::string_view url_text, 
       body.clear();
       std::erase_if(base, [](const header& h) { return detail::iequals(h.name, "Content-Type"); });
     }
-    if (next.host != first_host)
+    if (pool_key(next) != origin)  // another scheme, host or port (curl's CVE-2022-27776)
       std::erase_if(base, [](const header& h) {
         return detail::iequals(h.name, "Authorization") || detail::iequals(h.name, "Cookie");
       });

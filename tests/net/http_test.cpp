@@ -8,11 +8,15 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <zlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -220,6 +224,33 @@ TEST_F(Http, RedirectsAreFollowedAndBounded) {
   no.follow_redirects = false;
   EXPECT_EQ(http::get(base + "/a", no).status, 302);
   srv.stop();
+}
+
+TEST_F(Http, CredentialsAreDroppedWhenARedirectLeavesTheOrigin) {
+  auto echo = [](const http::request& r) {
+    const std::string* a = r.header("Authorization");
+    const std::string* c = r.header("Cookie");
+    return http::reply{200, {}, std::string(a ? *a : "-") + " " + (c ? *c : "-")};
+  };
+  http::server other(greenring::address::parse("127.0.0.1:0"), echo);
+  other.start();
+  const std::string other_port = std::to_string(other.local().port());
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [&](const http::request& r) {
+    if (r.target == "/same") return http::reply{302, {{"Location", "/echo"}}, ""};
+    if (r.target == "/port") return http::reply{302, {{"Location", "http://127.0.0.1:" + other_port + "/echo"}}, ""};
+    if (r.target == "/host") return http::reply{302, {{"Location", "http://localhost:" + other_port + "/echo"}}, ""};
+    return echo(r);
+  });
+  srv.start();
+  const std::string base = "http://" + srv.local().to_string();
+  http::options o;
+  o.extra_headers = {{"Authorization", "Bearer secret"}, {"Cookie", "id=1"}};
+  http::client c(o);
+  EXPECT_EQ(c.get(base + "/same").body, "Bearer secret id=1") << "same origin keeps them";
+  EXPECT_EQ(c.get(base + "/port").body, "- -") << "another port is another origin";
+  EXPECT_EQ(c.get(base + "/host").body, "- -");
+  srv.stop();
+  other.stop();
 }
 
 TEST_F(Http, TruncatedBodiesAreErrorsNotShortSuccesses) {
@@ -514,6 +545,289 @@ TEST_F(Http, ServerAnswersBadRequestsAndHonoursConnectionClose) {
   EXPECT_EQ(ask("BROKEN\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
   EXPECT_EQ(ask("GET / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n").rfind("HTTP/1.1 413 ", 0), 0u);
   EXPECT_EQ(ask("GET / HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << "1.0 without keep-alive closes";
+  srv.stop();
+}
+
+// zlib's deflate with the given window bits: 16+15 gzip, 15 zlib, -15 raw.
+std::string compress(const std::string& in, int window_bits) {
+  z_stream z{};
+  if (deflateInit2(&z, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
+  std::string out(deflateBound(&z, in.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(out.size() - z.avail_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
+  return out;
+}
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 13) % 26);
+  return s;
+}
+
+TEST_F(Http, GzipAndDeflateBodiesAreDecodedOnlyWhenAsked) {
+  const std::string text = pattern(300000);
+  std::vector<std::string> accept_seen;
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [&](const http::request& r) {
+    const std::string* ae = r.header("Accept-Encoding");
+    accept_seen.push_back(ae ? *ae : "-");
+    if (r.target == "/gzip") return http::reply{200, {{"Content-Encoding", "gzip"}}, compress(text, 16 + 15)};
+    if (r.target == "/x-gzip") return http::reply{200, {{"Content-Encoding", "X-Gzip"}}, compress(text, 16 + 15)};
+    if (r.target == "/members")  // two gzip members back to back, as `gzip a b` writes
+      return http::reply{200, {{"Content-Encoding", "gzip"}}, compress("first,", 31) + compress("second", 31)};
+    if (r.target == "/deflate") return http::reply{200, {{"Content-Encoding", "deflate"}}, compress(text, 15)};
+    if (r.target == "/raw-deflate") return http::reply{200, {{"Content-Encoding", "deflate"}}, compress(text, -15)};
+    if (r.target == "/identity") return http::reply{200, {{"Content-Encoding", "identity"}}, "plain"};
+    if (r.target == "/empty") return http::reply{200, {{"Content-Encoding", "gzip"}}, ""};
+    return http::reply{404, {}, ""};
+  });
+  srv.start();
+  const std::string base = "http://" + srv.local().to_string();
+  {
+    http::client raw;  // off by default: the bytes as sent
+    auto r = raw.get(base + "/gzip");
+    EXPECT_EQ(r.body, compress(text, 16 + 15));
+    EXPECT_TRUE(r.content_encoding.empty());
+    ASSERT_NE(r.header("Content-Encoding"), nullptr);
+    EXPECT_EQ(accept_seen.back(), "-") << "no Accept-Encoding unless asked";
+  }
+  http::options o;
+  o.decompress = true;
+  http::client c(o);
+  for (const char* path : {"/gzip", "/x-gzip", "/deflate", "/raw-deflate"}) {
+    auto r = c.get(base + path);
+    EXPECT_EQ(r.body.size(), text.size()) << path;
+    EXPECT_TRUE(r.body == text) << path;
+    EXPECT_EQ(r.body_bytes, text.size()) << path;
+    EXPECT_EQ(r.content_encoding, std::string(path).find("deflate") != std::string::npos ? "deflate" : "gzip") << path;
+    EXPECT_EQ(r.header("Content-Encoding"), nullptr) << path;
+    EXPECT_EQ(r.header("Content-Length"), nullptr) << path << ": it gave the compressed length";
+    EXPECT_EQ(accept_seen.back(), "gzip, deflate") << path;
+  }
+  EXPECT_EQ(c.get(base + "/members").body, "first,second");
+  EXPECT_EQ(c.get(base + "/identity").body, "plain");
+  EXPECT_EQ(c.get(base + "/empty").body, "");
+  EXPECT_EQ(c.connections_made(), 1u) << "decoded responses leave the connection reusable";
+  // A caller's own Accept-Encoding wins.
+  c.request("GET", base + "/identity", {}, {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(accept_seen.back(), "gzip");
+  // Streamed: the callback sees decoded bytes.
+  o.on_body = nullptr;
+  std::string streamed;
+  http::options so = o;
+  so.on_body = [&](const char* p, std::size_t n) {
+    streamed.append(p, n);
+    return true;
+  };
+  EXPECT_TRUE(http::get(base + "/gzip", so).body.empty());
+  EXPECT_TRUE(streamed == text);
+  srv.stop();
+}
+
+TEST_F(Http, BadCompressedBodiesGetSpecificErrors) {
+  http::options o;
+  o.decompress = true;
+  const std::string gz = compress(pattern(100000), 31);
+  auto reply = [](const std::string& coding, const std::string& body) {
+    return "HTTP/1.1 200 OK\r\nContent-Encoding: " + coding + "\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  };
+  std::string what;
+  // The body is complete by Content-Length but the gzip stream is not.
+  EXPECT_EQ(fetch_error(reply("gzip", gz.substr(0, gz.size() / 2)), o, &what), http::errc::truncated_body);
+  EXPECT_NE(what.find("gzip"), std::string::npos) << what;
+  std::string corrupt = gz;
+  corrupt[gz.size() / 2] ^= 0x55;
+  corrupt[gz.size() / 2 + 1] ^= 0x55;
+  EXPECT_EQ(fetch_error(reply("gzip", corrupt), o, &what), http::errc::bad_response) << what;
+  EXPECT_EQ(fetch_error(reply("gzip", "not gzip at all"), o, &what), http::errc::bad_response);
+  EXPECT_NE(what.find("gzip body"), std::string::npos) << what;
+  EXPECT_EQ(fetch_error(reply("br", "xx"), o, &what), http::errc::unsupported);
+  EXPECT_NE(what.find("\"br\""), std::string::npos) << what;
+  EXPECT_EQ(fetch_error(reply("gzip, br", "xx"), o), http::errc::unsupported) << "stacked codings are refused";
+  // A decompression bomb stops at max_body_bytes of decoded output.
+  http::options small = o;
+  small.max_body_bytes = 1 << 20;
+  EXPECT_EQ(fetch_error(reply("gzip", compress(std::string(64 << 20, '\0'), 31)), small, &what), http::errc::too_large);
+  EXPECT_NE(what.find("decoded body"), std::string::npos) << what;
+  // Chunked and close-delimited gzip bodies, the chunked one cut short.
+  {
+    raw_server srv({"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n" + gz});
+    EXPECT_EQ(http::get(srv.url(), o).body, pattern(100000));
+  }
+  {
+    std::ostringstream chunked;
+    chunked << "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (std::size_t i = 0; i < gz.size(); i += 1000) {
+      const std::string piece = gz.substr(i, 1000);
+      chunked << std::hex << piece.size() << "\r\n" << piece << "\r\n";
+    }
+    chunked << "0\r\n\r\n";
+    raw_server srv({chunked.str()});
+    EXPECT_EQ(http::get(srv.url(), o).body, pattern(100000));
+  }
+}
+
+// A scratch directory, removed with everything in it.
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
+    char tmpl[] = "/tmp/greenring-http-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
+    path = tmpl;
+  }
+  ~scratch_dir() { std::filesystem::remove_all(path); }
+};
+
+TEST_F(Http, DownloadStreamsALargeBodyToAFile) {
+  const std::string big = pattern(24 << 20);
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [&](const http::request& r) {
+    if (r.target == "/big.gz") return http::reply{200, {{"Content-Encoding", "gzip"}}, compress(big, 31)};
+    return http::reply{200, {}, big};
+  });
+  srv.start();
+  scratch_dir dir;
+  http::options o;
+  o.max_body_bytes = 1024;  // does not apply to downloads
+  http::client c(o);
+  const std::string out = (dir.path / "big.bin").string();
+  auto r = c.download("http://" + srv.local().to_string() + "/big", out);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body_bytes, big.size());
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_TRUE(greenring::read_file(out) == big);
+  EXPECT_FALSE(std::filesystem::exists(out + ".part"));
+  o.decompress = true;
+  http::client dc(o);
+  const std::string out2 = (dir.path / "big2.bin").string();
+  dc.download("http://" + srv.local().to_string() + "/big.gz", out2);
+  EXPECT_TRUE(greenring::read_file(out2) == big);
+  srv.stop();
+}
+
+TEST_F(Http, FailedDownloadLeavesNoFile) {
+  raw_server srv({"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(600000, 'x')});
+  scratch_dir dir;
+  const std::string out = (dir.path / "cut.bin").string();
+  http::client c;
+  try {
+    c.download(srv.url(), out);
+    FAIL();
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::truncated_body) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(out));
+  EXPECT_FALSE(std::filesystem::exists(out + ".part"));
+  EXPECT_THROW(c.download(srv.url(), (dir.path / "no" / "such" / "dir").string()), std::system_error);
+}
+
+TEST_F(Http, ConnectionsPerHostAreCappedAndWaitersGetThemInTurn) {
+  http::server srv(greenring::address::parse("127.0.0.1:0"),
+                   [](const http::request& r) { return http::reply{200, {}, "page " + r.target}; });
+  srv.start();
+  http::options o;
+  o.max_connections_per_host = 2;
+  http::client c(o);
+  const std::string base = "http://" + srv.local().to_string();
+  std::size_t most_open = 0;
+  std::vector<greenring::task<int>> ts;
+  for (int t = 0; t < 40; ++t)
+    ts.push_back(greenring::spawn([&, t] {
+      int ok = 0;
+      for (int i = 0; i < 5; ++i) {
+        ok += c.get(base + "/" + std::to_string(t)).body == "page /" + std::to_string(t);
+        most_open = std::max(most_open, c.open_connections());
+      }
+      return ok;
+    }));
+  for (auto& t : ts) EXPECT_EQ(t.get(), 5);
+  EXPECT_EQ(srv.connections_accepted(), 2u) << "40 tasks shared two connections";
+  EXPECT_LE(most_open, 2u);
+  EXPECT_EQ(srv.requests_served(), 200u);
+  srv.stop();
+}
+
+TEST_F(Http, ConnectionCapsBoundTheWholeClient) {
+  http::server a(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "a"}; });
+  http::server b(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "b"}; });
+  a.start();
+  b.start();
+  const std::string ua = "http://" + a.local().to_string(), ub = "http://" + b.local().to_string();
+  http::options o;
+  o.max_connections = 3;
+  http::client c(o);
+  EXPECT_EQ(c.get(ua + "/").body, "a");
+  EXPECT_EQ(c.get(ub + "/").body, "b");
+  EXPECT_EQ(c.open_connections(), 2u);
+  std::size_t most_open = 0;
+  std::vector<greenring::task<int>> ts;
+  for (int t = 0; t < 30; ++t)
+    ts.push_back(greenring::spawn([&, t] {
+      int ok = 0;
+      for (int i = 0; i < 4; ++i) {
+        const bool to_a = (t + i) % 2 == 0;
+        ok += c.get((to_a ? ua : ub) + "/").body == (to_a ? "a" : "b");
+        most_open = std::max(most_open, c.open_connections());
+      }
+      return ok;
+    }));
+  for (auto& t : ts) EXPECT_EQ(t.get(), 4);
+  EXPECT_LE(most_open, 3u) << "idle connections of the other host were closed to make room";
+  EXPECT_LE(c.open_connections(), 3u);
+  EXPECT_EQ(a.requests_served() + b.requests_served(), 122u);
+  a.stop();
+  b.stop();
+}
+
+TEST_F(Http, WaitingForAConnectionEndsAtTheDeadlineOrAKillWithoutLosingIt) {
+  // The holder's body callback waits for `release`, keeping the only
+  // connection (and permit) busy for as long as the test wants.
+  greenring::event release, holding;
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "ok"}; });
+  srv.start();
+  const std::string base = "http://" + srv.local().to_string();
+  http::options o;
+  o.max_connections_per_host = 1;
+  o.total_timeout = 100ms;
+  o.on_body = [&](const char*, std::size_t) {
+    if (!release.is_set()) {
+      holding.set();
+      release.wait();
+    }
+    return true;
+  };
+  http::client c(o);
+  auto holder = greenring::spawn([&] { return c.get(base + "/").body_bytes; });
+  holding.wait();
+  try {
+    c.get(base + "/");
+    FAIL() << "the only connection is busy";
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::timeout);
+    EXPECT_NE(std::string(e.what()).find("max_connections_per_host 1"), std::string::npos) << e.what();
+  }
+  auto killed = greenring::spawn([&] { return c.get(base + "/").body_bytes; });
+  greenring::yield();  // now waiting for the permit
+  killed.kill();
+  auto scoped = greenring::spawn([&] {
+    greenring::timeout t(1ms);
+    try {
+      c.get(base + "/");
+      return std::string("got through");
+    } catch (const greenring::timeout_error&) {
+      return std::string("timeout");
+    }
+  });
+  EXPECT_EQ(scoped.get(), "timeout");
+  release.set();
+  EXPECT_EQ(holder.get(), 2u);
+  EXPECT_EQ(c.get(base + "/").body_bytes, 2u) << "the permit came back";
+  EXPECT_EQ(srv.connections_accepted(), 1u);
   srv.stop();
 }
 
