@@ -2,9 +2,9 @@
 //
 // Invariants: an op is counted in its ring's in-flight list from the moment
 // its SQE is queued until its CQE is reaped (or, in a forked child, until the
-// fork completes it); `wait` returns only after that. The linked timeout's
-// SQE carries no completion: its CQE is ignored, and its timespec lives in
-// the op, which outlives the submission.
+// fork completes it); `wait` returns only after that. The deadline's timer
+// lives in the op and is disarmed before `wait` returns. Cancel SQEs carry
+// no completion: their CQEs are ignored.
 #include "detail/io.hpp"
 
 #include "detail/assert.hpp"
@@ -23,10 +23,21 @@ namespace greenring::detail {
 io_uring_sqe* io_op::sqe(clock::time_point deadline) {
   GREENRING_ASSERT(sqe_ == nullptr, "io_op::sqe called twice");
   deadline_ = deadline;
-  uring& r = h_.ring();
-  if (deadline != clock::time_point::max()) r.reserve(2);
-  sqe_ = r.sqe();
+  sqe_ = h_.ring().sqe();
   return sqe_;
+}
+
+void io_op::on_deadline(timer_node* t) noexcept {
+  auto* op = static_cast<io_op*>(t->ctx);
+  if (op->done_) return;
+  op->expired_ = true;
+  op->h_.schedule(*op->owner_);  // the task submits the cancel itself
+}
+
+void io_op::submit_cancel() {
+  io_uring_sqe* c = h_.ring().sqe();
+  io_uring_prep_cancel(c, static_cast<completion*>(this), 0);
+  io_uring_sqe_set_data64(c, 0);
 }
 
 void io_op::on_complete(completion* c, int res, unsigned flags) noexcept {
@@ -45,16 +56,6 @@ int io_op::wait(const char* what) {
   uring& r = h_.ring();
   owner_ = &h_.current();
   io_uring_sqe_set_data(sqe_, static_cast<completion*>(this));
-  if (deadline_ != clock::time_point::max()) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_.time_since_epoch()).count();
-    ts_.tv_sec = ns / 1'000'000'000;
-    ts_.tv_nsec = ns % 1'000'000'000;
-    sqe_->flags |= IOSQE_IO_LINK;
-    io_uring_sqe* t = r.sqe();  // reserved by sqe(): the very next slot
-    // steady_clock is CLOCK_MONOTONIC, the link timeout's default clock.
-    io_uring_prep_link_timeout(t, &ts_, IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data64(t, 0);
-  }
   r.add_in_flight(*this);
   if (counter_) ++counter_->in_flight;
   struct uncount {
@@ -64,22 +65,38 @@ int io_op::wait(const char* what) {
       if (c && --c->in_flight == 0 && c->closer) h.schedule(*c->closer);
     }
   } uncount_on_exit{counter_, h_};
+  struct disarm {
+    hub& h;
+    timer_node& t;
+    ~disarm() { h.cancel(t); }
+  } disarm_on_exit{h_, timer_};
+  if (deadline_ != clock::time_point::max()) {
+    timer_.fire = &on_deadline;
+    timer_.ctx = this;
+    h_.arm(timer_, deadline_);
+  }
   try {
-    while (!done_) h_.block(what);
+    while (!done_) {
+      h_.block(what);
+      if (expired_ && !done_) {
+        // The deadline passed: cancel, and wait for the CQE that says
+        // whether the request was cancelled or had completed anyway.
+        submit_cancel();
+        while (!done_) h_.block_uninterruptible(what);
+      }
+    }
   } catch (...) {
     // Killed, or a timeout scope expired: the kernel may still write into
     // the caller's buffer until the CQE says otherwise. Cancel, then wait
     // for that CQE, ignoring further kills (they stay pending).
     if (!done_) {
       cancelled_ = true;
-      io_uring_sqe* c = r.sqe();
-      io_uring_prep_cancel(c, static_cast<completion*>(this), 0);
-      io_uring_sqe_set_data64(c, 0);
+      submit_cancel();
       while (!done_) h_.block_uninterruptible(what);
     }
     throw;
   }
-  if (res_ == -ECANCELED && deadline_ != clock::time_point::max() && !cancelled_) res_ = -ETIMEDOUT;
+  if (res_ == -ECANCELED && expired_ && !cancelled_) res_ = -ETIMEDOUT;
   return res_;
 }
 

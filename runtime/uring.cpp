@@ -111,16 +111,6 @@ void uring::reset_after_fork() {
   setup();
 }
 
-void uring::reserve(unsigned n) {
-  while (io_uring_sq_space_left(&ring_) < n) {
-    int r = io_uring_submit(&ring_);
-    if (r == -EBUSY) {
-      reap();
-      io_uring_get_events(&ring_);
-    }
-  }
-}
-
 io_uring_sqe* uring::sqe() {
   for (;;) {
     if (io_uring_sqe* s = io_uring_get_sqe(&ring_)) return s;

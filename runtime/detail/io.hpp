@@ -12,6 +12,14 @@
 // keeps waiting, deaf to further kills, for the terminal CQE; only then does
 // the exception continue. Whatever that CQE says (cancelled, completed
 // anyway, failed) is left in `result()` for the caller to inspect.
+//
+// A per-call deadline is a hub timer, not a kernel linked timeout: most
+// deadlines never fire (an idle timeout of 60 s on every read), and the
+// hub's timer FIFO arms and disarms them in O(1) in user space, where a
+// linked timeout costs an SQE, an hrtimer and the ring's timeout lock each
+// time. When it fires, the waiting task submits an async cancel and waits
+// for the CQE as for a kill; a cancelled result becomes -ETIMEDOUT, one that
+// completed anyway is kept.
 #pragma once
 
 #include "hub.hpp"
@@ -32,9 +40,7 @@ class io_op final : public completion {
   io_op(const io_op&) = delete;
   io_op& operator=(const io_op&) = delete;
 
-  /// The SQE to prepare. With a deadline, the next SQE is reserved too, for
-  /// the linked timeout `wait` adds (so the link can never be left dangling
-  /// when the submission queue is full).
+  /// The SQE to prepare; `deadline` bounds the wait for its completion.
   io_uring_sqe* sqe(clock::time_point deadline = clock::time_point::max());
   /// Submits (with the hub's next batch) and parks until the CQE. Returns its
   /// `res`: a result, or -errno; -ETIMEDOUT when the deadline given to sqe()
@@ -55,16 +61,19 @@ class io_op final : public completion {
   static void on_complete(completion* c, int res, unsigned flags) noexcept;
 
  private:
+  static void on_deadline(timer_node* t) noexcept;
+  void submit_cancel();
   hub& h_;
   int fd_;
   io_counter* counter_;
   io_uring_sqe* sqe_ = nullptr;
   greenlet* owner_ = nullptr;
   clock::time_point deadline_ = clock::time_point::max();
-  __kernel_timespec ts_{};  // read by the kernel at submission
+  timer_node timer_;
   int res_ = 0;
   bool done_ = false;
-  bool cancelled_ = false;
+  bool cancelled_ = false;  // by a kill or a timeout scope
+  bool expired_ = false;    // the deadline fired before the CQE
 };
 
 /// Submits a cancel for every request on `fd` and returns; the requests'

@@ -36,9 +36,6 @@ class uring {
   /// A free SQE; when the queue is full, submits what is queued first.
   /// The caller fills it and sets user_data to a completion (or 0).
   io_uring_sqe* sqe();
-  /// Makes sure the next `n` calls of sqe() need no submission in between
-  /// (an op and its linked timeout must sit side by side in one batch).
-  void reserve(unsigned n);
   /// Records one request whose CQE will reach `c`.
   void add_in_flight(completion& c) noexcept {
     ++in_flight_;
