@@ -349,8 +349,12 @@ std::size_t tcp_stream::write_all(std::span<const const_buffer> bufs, std::error
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = n;
-    int r = sock_op(core_, "sendmsg", dl, POLLOUT, [&](io_uring_sqe* q) {
-      io_uring_prep_sendmsg(q, core_.fd, &msg, MSG_NOSIGNAL);
+    // One piece left: a plain send, which the kernel handles with less work.
+    int r = sock_op(core_, n == 1 ? "send" : "sendmsg", dl, POLLOUT, [&](io_uring_sqe* q) {
+      if (n == 1)
+        io_uring_prep_send(q, core_.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+      else
+        io_uring_prep_sendmsg(q, core_.fd, &msg, MSG_NOSIGNAL);
     });
     if (r < 0) {
       ec = to_ec(r);

@@ -8,6 +8,7 @@
 // body that ends before its Content-Length or last chunk is truncated_body
 // (P3). Redirects: at most max_redirects hops, http(s) only, credentials
 // dropped when the scheme, host or port changes (P6).
+#include "byte_buffer.hpp"
 #include "decode.hpp"
 #include "parser.hpp"
 #include "transport.hpp"
@@ -115,7 +116,7 @@ struct exchange_ctx {
 // A connection with the bytes read past the current message.
 struct conn {
   detail::transport s;
-  std::string buf;
+  detail::byte_buffer buf;
   bool reused = false;
   bool unclean_eof = false;  // TLS: the peer closed without close_notify
 
@@ -124,11 +125,9 @@ struct conn {
     // Straight into buf, 4 KiB at a time: heads are small and bodies of
     // known length bypass buf (read_body), so neither the task's stack nor
     // the buffer grows much per connection.
-    const std::size_t old = buf.size();
-    buf.resize(old + 4096);
     std::error_code ec;
-    std::size_t n = s.read_some(mutable_buffer(buf.data() + old, 4096), ec, x.read_timeout());
-    buf.resize(old + (ec ? 0 : n));
+    std::size_t n = s.read_some(buf.prepare(4096), ec, x.read_timeout());
+    if (!ec) buf.commit(n);
     if (ec) {
       if (ec == std::errc::connection_reset) return false;
       if (ec == io_errc::end_of_stream) {
@@ -214,10 +213,22 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
       std::uint64_t left = f.length;
       const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left, c.buf.size()));
       sink(c.buf.data(), take);
-      c.buf.erase(0, take);
+      c.buf.consume(take);
       left -= take;
       std::unique_ptr<char[]> tmp;
       constexpr std::size_t tmp_size = 16384;
+      // r.body grows geometrically ahead of the bytes read (std::string
+      // zero-fills what it grows by: at most twice the body in all), and
+      // is cut to what arrived at the end.
+      std::size_t filled = r.body.size();
+      struct trim_body {
+        std::string& b;
+        std::size_t& n;
+        bool on;
+        ~trim_body() {
+          if (on) b.resize(n);
+        }
+      } trim_on_exit{r.body, filled, direct};
       while (left > 0) {
         // The rest goes straight into the body (or a heap buffer for the
         // callback or the decoder): no copy through the connection's buffer.
@@ -229,12 +240,13 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
                             x.read_timeout());
           if (!ec && n > 0) sink(tmp.get(), n);
         } else {
-          const std::size_t old = r.body.size();
-          const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1u << 20));
-          r.body.resize(old + want);
-          n = c.s.read_some(mutable_buffer(r.body.data() + old, want), ec, x.read_timeout());
-          r.body.resize(old + (ec ? 0 : n));
-          r.body_bytes += ec ? 0 : n;
+          if (filled == r.body.size())
+            r.body.resize(filled + static_cast<std::size_t>(std::min<std::uint64_t>(left, std::max<std::size_t>(filled, 64 * 1024))));
+          n = c.s.read_some(mutable_buffer(r.body.data() + filled, r.body.size() - filled), ec, x.read_timeout());
+          if (!ec) {
+            filled += n;
+            r.body_bytes += n;
+          }
         }
         if (ec && ec != std::errc::connection_reset && ec != io_errc::end_of_stream) x.fail_io("reading the body", ec);
         if (ec || n == 0)
@@ -253,7 +265,7 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
         } catch (const detail::parse_error& e) {
           throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, std::string("chunked body: ") + e.what());
         }
-        c.buf.erase(0, used);
+        c.buf.consume(used);
         if (d.done()) return finish(true);
         if (!c.fill(x, "reading the body"))
           throw error(errc::truncated_body, x.url, "connection closed before the last chunk");
@@ -302,7 +314,7 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
     std::size_t end;
     for (;;) {
       try {
-        end = detail::find_head_end(c.buf, lim);
+        end = detail::find_head_end(c.buf.view(), lim);
       } catch (const detail::parse_error& e) {
         throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, e.what());
       }
@@ -315,11 +327,11 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
     }
     response_head h;
     try {
-      h = detail::parse_response_head(std::string_view(c.buf).substr(0, end), lim);
+      h = detail::parse_response_head(c.buf.view().substr(0, end), lim);
     } catch (const detail::parse_error& e) {
       throw error(e.limit() ? errc::too_large : errc::bad_response, x.url, e.what());
     }
-    c.buf.erase(0, end);
+    c.buf.consume(end);
     if (h.status >= 100 && h.status < 200) {
       if (h.status == 101) throw error(errc::unsupported, x.url, "the server switched protocols (101)");
       continue;

@@ -572,6 +572,10 @@ std::string pattern(std::size_t n) {
 
 TEST_F(Http, GzipAndDeflateBodiesAreDecodedOnlyWhenAsked) {
   const std::string text = pattern(300000);
+  std::string big = pattern(4 << 20);
+  for (std::size_t i = 0; i < big.size(); i += 97) big[i] = static_cast<char>(i * 2654435761u >> 24);  // less compressible
+  const std::string big_gz = compress(big, 31);
+  ASSERT_GT(big_gz.size(), 64u * 1024);
   std::vector<std::string> accept_seen;
   http::server srv(greenring::address::parse("127.0.0.1:0"), [&](const http::request& r) {
     const std::string* ae = r.header("Accept-Encoding");
@@ -583,6 +587,7 @@ TEST_F(Http, GzipAndDeflateBodiesAreDecodedOnlyWhenAsked) {
     if (r.target == "/deflate") return http::reply{200, {{"Content-Encoding", "deflate"}}, compress(text, 15)};
     if (r.target == "/raw-deflate") return http::reply{200, {{"Content-Encoding", "deflate"}}, compress(text, -15)};
     if (r.target == "/identity") return http::reply{200, {{"Content-Encoding", "identity"}}, "plain"};
+    if (r.target == "/big") return http::reply{200, {{"Content-Encoding", "gzip"}}, big_gz};
     if (r.target == "/empty") return http::reply{200, {{"Content-Encoding", "gzip"}}, ""};
     return http::reply{404, {}, ""};
   });
@@ -610,6 +615,12 @@ TEST_F(Http, GzipAndDeflateBodiesAreDecodedOnlyWhenAsked) {
     EXPECT_EQ(accept_seen.back(), "gzip, deflate") << path;
   }
   EXPECT_EQ(c.get(base + "/members").body, "first,second");
+  {
+    // Compressed bytes well past the first read, decoded into memory.
+    auto r = c.get(base + "/big");
+    EXPECT_EQ(r.body.size(), big.size());
+    EXPECT_TRUE(r.body == big);
+  }
   EXPECT_EQ(c.get(base + "/identity").body, "plain");
   EXPECT_EQ(c.get(base + "/empty").body, "");
   EXPECT_EQ(c.connections_made(), 1u) << "decoded responses leave the connection reusable";
