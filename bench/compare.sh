@@ -5,16 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-greenring_install_deps python3
+greenring_install_deps python3 wrk nginx-light
 reps=${1:-5}
 dir=build-bench
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false >/dev/null
 meson compile -C "$dir" -j2 >/dev/null
 out=$(mktemp -d)
-for b in switch_bench spawn_bench idle_bench file_bench sync_bench fetch_bench echo_bench; do
+for b in switch_bench spawn_bench idle_bench file_bench sync_bench fetch_bench echo_bench http_server_bench; do
   r=$reps
-  # One-shot runs of up to a million tasks, and 12 s echo runs: at most 3.
-  case $b in idle_bench|echo_bench) r=$(( reps < 3 ? reps : 3 )) ;; fetch_bench) r=1 ;; esac  # fetch_bench repeats itself 3 times
+  # One-shot runs of up to a million tasks, 12 s echo and wrk runs: at most 3.
+  case $b in idle_bench|echo_bench|http_server_bench) r=$(( reps < 3 ? reps : 3 )) ;; fetch_bench) r=1 ;; esac  # fetch_bench repeats itself 3 times
   for i in $(seq "$r"); do
     "./$dir/bench/$b" --benchmark_format=json >"$out/$b.$i.json" 2>/dev/null
   done
@@ -89,13 +89,23 @@ for n in ("100", "1000"):
         rows.append((f"echo {n} conns vs {bname}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"echo {n} conns vs {bname}: server CPU us/request", (g, "server_cpu_us_per_req"),
                      (b, "server_cpu_us_per_req")))
+for size in ("1024", "64"):
+    g = f"BM_http/greenring/{size}/iterations:1/real_time"
+    for base in ("threads", "nginx"):
+        b = f"BM_http/{base}/{size}/iterations:1/real_time"
+        label = "nginx (1 worker)" if base == "nginx" else "threads"
+        rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
+        higher.append(rows[-1][0])
+        rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
+        rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
+                     (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"), ("client CPU (ms)", "cpu_ms")):
     for base, bname in (("thread_pool_64", "64-thread pool"), ("thread_per_request", "thread per request")):
         rows.append((f"fetch 10k x 16 KiB, 10 ms latency, vs {bname}: {what}",
                      ("BM_fetch_greenring/iterations:1/repeats:3/real_time", key),
                      (f"BM_fetch_{base}/iterations:1/repeats:3/real_time", key)))
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.release()}; medians of the runs")
-print(f"{'benchmark':55} {'greenring':>11} {'baseline':>11} {'greenring is':>13}")
+print(f"{'benchmark':72} {'greenring':>11} {'baseline':>11} {'greenring is':>13}")
 for label, g, t in rows:
     gv = med(*g)
     tv = med(*t) if t else None
@@ -105,11 +115,12 @@ for label, g, t in rows:
         ratio = f"{adv:11.2f}x "
     else:
         ratio = f"{'-':>13}"
-    print(f"{label:55} {fmt(gv)} {fmt(tv)} {ratio}")
+    print(f"{label:72} {fmt(gv)} {fmt(tv)} {ratio}")
 print("'greenring is' = how many times better than the baseline (above 1: greenring wins).")
 print("baselines: condvar/semaphore ping-pong between two std::threads; std::thread create+join;"
       " 10,000 threads in sleep_until for every idle row (the N threads reach here); 64 threads in pread;"
       " echo: thread-per-connection and a callback-style liburing server, same load generator,"
-      " server on CPU 0, load on CPU 1")
+      " server on CPU 0, load on CPU 1; HTTP: thread-per-connection server and nginx with one worker"
+      " (bench/nginx.conf), wrk -t1 -c100 on CPU 1")
 PY
 rm -rf "$out"

@@ -1,0 +1,283 @@
+// http_server_bench: wrk (Debian's package) against three HTTP/1.1 servers
+// serving the same bytes, each in its own process pinned to CPU 0, with wrk
+// pinned to CPU 1: 100 keep-alive connections, one wrk thread.
+//   greenring  http::server, a task per connection
+//   threads    one std::thread per connection, blocking recv/send, the
+//              smallest correct keep-alive loop (the threads baseline)
+//   nginx      one worker process (master_process off), the config in
+//              bench/nginx.conf, the body inlined with `return 200`
+// Bodies of 1 KiB (the issue's case) and 64 bytes (PhotonLibOS's figure on
+// this machine was measured with 64). Each run: 2 s of warm-up, then
+// HTTP_BENCH_SECONDS (default 10) measured. Counters: requests/s, p50/p99
+// latency (us, from wrk --latency), server CPU us per request.
+#include <greenring/greenring.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu % static_cast<int>(std::thread::hardware_concurrency()), &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    std::abort();
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string body_of(std::size_t n) { return std::string(n, 'x'); }
+
+// ---- servers (in the child; never return) ----
+
+[[noreturn]] void serve_greenring(std::size_t body_size, int out) {
+  const std::string body = body_of(body_size);
+  greenring::http::server srv(greenring::address::parse("127.0.0.1:0"), [&](const greenring::http::request&) {
+    return greenring::http::reply{200, {{"Content-Type", "text/plain"}}, body};
+  });
+  std::uint16_t port = srv.local().port();
+  if (::write(out, &port, sizeof port) != sizeof port) std::_Exit(4);
+  srv.serve_forever();
+  std::_Exit(0);
+}
+
+[[noreturn]] void serve_threads(std::size_t body_size, int out) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 4096) != 0 ||
+      ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    std::_Exit(3);
+  std::uint16_t port = ntohs(a.sin_port);
+  if (::write(out, &port, sizeof port) != sizeof port) std::_Exit(4);
+  const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body_size) +
+                            "\r\n\r\n" + body_of(body_size);
+  for (;;) {
+    int c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::thread([c, &reply] {
+      std::string in;
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+        // One reply per complete request head (GET only: no bodies).
+        for (std::size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+          in.erase(0, end + 4);
+          for (std::size_t off = 0; off < reply.size();) {
+            ssize_t w = ::send(c, reply.data() + off, reply.size() - off, MSG_NOSIGNAL);
+            if (w <= 0) goto done;
+            off += static_cast<std::size_t>(w);
+          }
+        }
+      }
+    done:
+      ::close(c);
+    }).detach();
+  }
+}
+
+std::string nginx_conf_template() {
+  for (const char* p : {"bench/nginx.conf", "../bench/nginx.conf", "../../bench/nginx.conf"})
+    if (std::ifstream f(p); f) {
+      std::stringstream s;
+      s << f.rdbuf();
+      return s.str();
+    }
+  return {};
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (std::size_t at; (at = s.find(from)) != std::string::npos;) s.replace(at, from.size(), to);
+}
+
+// Writes a prefix directory with the config; returns it.
+std::string nginx_prefix(std::size_t body_size, std::uint16_t port) {
+  std::string conf = nginx_conf_template();
+  if (conf.empty()) return {};
+  char tmpl[] = "/tmp/greenring-nginx-XXXXXX";
+  if (!::mkdtemp(tmpl)) return {};
+  const std::string dir = tmpl;
+  std::filesystem::create_directories(dir + "/logs");
+  replace_all(conf, "@PORT@", std::to_string(port));
+  replace_all(conf, "@BODY@", body_of(body_size));
+  std::ofstream(dir + "/nginx.conf") << conf;
+  return dir;
+}
+
+// ---- measurement ----
+
+struct server_proc {
+  pid_t pid = -1;
+  std::uint16_t port = 0;
+  std::string cleanup;  // a directory to remove
+};
+
+bool have(const char* program) {
+  const std::string cmd = std::string("command -v ") + program + " >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// Waits until something accepts connections on `port` (nginx says nothing).
+bool wait_listening(std::uint16_t port) {
+  for (int i = 0; i < 500; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (ok) return true;
+    ::usleep(10000);
+  }
+  return false;
+}
+
+server_proc start_server(int kind, std::size_t body_size) {
+  server_proc s;
+  if (kind == 2) {
+    s.port = free_port();
+    s.cleanup = nginx_prefix(body_size, s.port);
+    if (s.cleanup.empty()) return s;
+    s.pid = ::fork();
+    if (s.pid == 0) {
+      pin(0);
+      ::execlp("nginx", "nginx", "-p", s.cleanup.c_str(), "-c", (s.cleanup + "/nginx.conf").c_str(), nullptr);
+      std::_Exit(127);
+    }
+    if (!wait_listening(s.port)) {
+      ::kill(s.pid, SIGKILL);
+      ::waitpid(s.pid, nullptr, 0);
+      s.pid = -1;
+    }
+    return s;
+  }
+  int fds[2];
+  if (::pipe(fds) != 0) std::abort();
+  s.pid = ::fork();
+  if (s.pid == 0) {
+    ::close(fds[0]);
+    pin(0);
+    if (kind == 0) serve_greenring(body_size, fds[1]);
+    serve_threads(body_size, fds[1]);
+  }
+  ::close(fds[1]);
+  if (::read(fds[0], &s.port, sizeof s.port) != sizeof s.port) std::abort();
+  ::close(fds[0]);
+  return s;
+}
+
+double cpu_ns(pid_t pid) {
+  double total = 0;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(dir + "/" + e->d_name + "/schedstat");
+      double ns = 0;
+      if (f >> ns) total += ns;
+    }
+    ::closedir(d);
+  }
+  return total;
+}
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    ::pclose(p);
+  }
+  return out;
+}
+
+// wrk prints latencies as 812.00us, 1.20ms, 2.00s.
+double to_us(const std::string& v, const std::string& unit) {
+  const double x = std::atof(v.c_str());
+  if (unit == "us") return x;
+  if (unit == "ms") return x * 1e3;
+  if (unit == "s") return x * 1e6;
+  return x;
+}
+
+double seconds() {
+  const char* e = std::getenv("HTTP_BENCH_SECONDS");
+  const double s = e ? std::atof(e) : 10;
+  return s > 0 ? s : 10;
+}
+
+void BM_http(benchmark::State& state, int kind) {
+  const auto body_size = static_cast<std::size_t>(state.range(0));
+  if (!have("wrk")) return state.SkipWithError("wrk is not installed (apt-get install wrk)");
+  if (kind == 2 && !have("nginx")) return state.SkipWithError("nginx is not installed (apt-get install nginx-light)");
+  for (auto _ : state) {
+    server_proc s = start_server(kind, body_size);
+    if (s.pid < 0) return state.SkipWithError("the server did not start");
+    const std::string url = "http://127.0.0.1:" + std::to_string(s.port) + "/";
+    const std::string wrk = "taskset -c 1 wrk -t1 -c100 ";
+    run(wrk + "-d2s " + url);  // warm-up
+    const double cpu0 = cpu_ns(s.pid);
+    const std::string out = run(wrk + "--latency -d" + std::to_string(static_cast<int>(seconds())) + "s " + url);
+    const double cpu = cpu_ns(s.pid) - cpu0;
+    ::kill(s.pid, SIGKILL);
+    ::waitpid(s.pid, nullptr, 0);
+    if (!s.cleanup.empty()) std::filesystem::remove_all(s.cleanup);
+    std::smatch m;
+    double rps = 0, requests = 0;
+    if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) rps = std::atof(m[1].str().c_str());
+    if (std::regex_search(out, m, std::regex(R"(([0-9]+) requests in)"))) requests = std::atof(m[1].str().c_str());
+    if (std::regex_search(out, m, std::regex(R"(50%\s+([0-9.]+)(us|ms|s))"))) state.counters["p50_us"] = to_us(m[1], m[2]);
+    if (std::regex_search(out, m, std::regex(R"(99%\s+([0-9.]+)(us|ms|s))"))) state.counters["p99_us"] = to_us(m[1], m[2]);
+    state.counters["req_per_s"] = rps;
+    state.counters["server_cpu_us_per_req"] = requests > 0 ? cpu / 1000.0 / requests : 0;
+    if (rps <= 0) return state.SkipWithError(("wrk reported nothing: " + out).c_str());
+    if (out.find("Non-2xx") != std::string::npos || out.find("Socket errors") != std::string::npos)
+      return state.SkipWithError(("wrk saw errors: " + out).c_str());
+  }
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(BM_http, greenring, 0)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_http, threads, 1)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_http, nginx, 2)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+
+BENCHMARK_MAIN();
