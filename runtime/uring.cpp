@@ -53,7 +53,7 @@ constexpr op_name used_ops[] = {
     {IORING_OP_RECVMSG, "RECVMSG (5.3)"},   {IORING_OP_SEND, "SEND (5.6)"},
     {IORING_OP_RECV, "RECV (5.6)"},         {IORING_OP_ACCEPT, "ACCEPT (5.5)"},
     {IORING_OP_CONNECT, "CONNECT (5.5)"},   {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL (5.5)"},
-    {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT (5.5)"}, {IORING_OP_OPENAT, "OPENAT (5.6)"},
+    {IORING_OP_OPENAT, "OPENAT (5.6)"},
     {IORING_OP_CLOSE, "CLOSE (5.6)"},
 };
 
@@ -63,12 +63,19 @@ uring::uring(unsigned entries) : entries_(entries) { setup(); }
 
 void uring::setup() {
   if (int err = std::exchange(uring_setup_fail_next, 0)) throw_setup_error(err);
+  // Completion work runs when this thread enters the kernel for it (6.1:
+  // DEFER_TASKRUN), never as an interrupting task_work; TASKRUN_FLAG tells
+  // poll() when there is some. Older kernels get the nearest they have.
+  constexpr unsigned base = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  constexpr unsigned tries[] = {base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                                base | IORING_SETUP_SINGLE_ISSUER, base, 0};
   io_uring_params p{};
-  p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
-  int r = io_uring_queue_init_params(entries_, &ring_, &p);
-  if (r == -EINVAL) {  // kernel older than 6.0: retry with what 5.x has
+  int r = -EINVAL;
+  for (unsigned flags : tries) {
     p = io_uring_params{};
+    p.flags = flags;
     r = io_uring_queue_init_params(entries_, &ring_, &p);
+    if (r != -EINVAL) break;
   }
   if (r < 0) throw_setup_error(-r);
   if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
@@ -123,10 +130,13 @@ io_uring_sqe* uring::sqe() {
 }
 
 void uring::poll() noexcept {
-  if (io_uring_sq_ready(&ring_) > 0) {
+  // Enter the kernel only with something to submit, or completion work
+  // waiting to be run (IORING_SQ_TASKRUN); otherwise just read the CQ.
+  const bool submit = io_uring_sq_ready(&ring_) > 0;
+  if (submit || (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN)) {
     int r;
     do {
-      r = io_uring_submit(&ring_);
+      r = submit ? io_uring_submit_and_get_events(&ring_) : io_uring_get_events(&ring_);
       if (r == -EBUSY) reap();  // the CQ backlog must drain first
     } while (r == -EINTR || r == -EBUSY);
   }
