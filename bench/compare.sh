@@ -33,7 +33,7 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
             if k in b:
                 vals.setdefault((b["run_name"], k), []).append(
                     b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task", "ns_per_round_trip", "ns_per_lock") else 1))
-        if b["run_name"].startswith("BM_fetch_"):
+        if b["run_name"].startswith("BM_fetch_") and "real_time" in b:
             vals.setdefault((b["run_name"], "wall_ms"), []).append(b["real_time"])
         if b.get("time_unit") == "ns" and "cpu_time" in b:
             vals.setdefault((b["run_name"], "cpu_ns"), []).append(b["cpu_time"])
@@ -100,10 +100,13 @@ for size in ("1024", "64"):
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
                      (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"), ("client CPU (ms)", "cpu_ms")):
-    for base, bname in (("thread_pool_64", "64-thread pool"), ("thread_per_request", "thread per request")):
-        rows.append((f"fetch 10k x 16 KiB, 10 ms latency, vs {bname}: {what}",
-                     ("BM_fetch_greenring/iterations:1/repeats:3/real_time", key),
-                     (f"BM_fetch_{base}/iterations:1/repeats:3/real_time", key)))
+    for g, gname in (("greenring", "bodies in memory"), ("greenring_streamed", "bodies counted")):
+        for base, bname in (("thread_pool_64", "64-thread pool"), ("thread_per_request", "thread per request")):
+            rows.append((f"fetch 10k x 16 KiB, 10 ms, {gname}, vs {bname}: {what}",
+                         (f"BM_fetch_{g}/iterations:1/repeats:3/real_time", key),
+                         (f"BM_fetch_{base}/iterations:1/repeats:3/real_time", key)))
+rows.append(("fetch: a client process that fetches nothing: peak RSS (MiB)",
+             ("BM_fetch_nothing/iterations:1/real_time", "peak_rss_mib"), None))
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.release()}; medians of the runs")
 print(f"{'benchmark':72} {'greenring':>11} {'baseline':>11} {'greenring is':>13}")
 for label, g, t in rows:

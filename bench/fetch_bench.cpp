@@ -2,7 +2,10 @@
 // server that waits 10 ms before each response (simulated internet
 // latency), by three clients, each in its own process (so peak RSS and CPU
 // time are its own):
-//   greenring        http::client, 1,000 tasks at once, keep-alive
+//   greenring        http::client, 1,000 tasks at once, keep-alive, each
+//                    body in memory (response.body, as fetch_urls does)
+//   greenring_streamed  the same, counting each body as it arrives
+//                    (options.on_body), as the thread clients do
 //   thread_pool_64   64 std::threads with blocking sockets, keep-alive
 //   thread_per_req   one std::thread per URL, in batches of 1,000
 // The server runs in another process. Counters: wall time (the benchmark
@@ -121,6 +124,31 @@ void client_greenring() {
   if (bytes != total_urls * body_size) std::abort();
 }
 
+// The same, counting the body as it streams in (options.on_body) instead
+// of holding it: the work the thread baselines do, which read each body
+// into a buffer on their stack and drop it.
+void client_greenring_streamed() {
+  greenring::http::options o;
+  std::size_t bytes = 0;
+  o.on_body = [&](const char*, std::size_t n) {
+    bytes += n;
+    return true;
+  };
+  greenring::http::client c(o);
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_port) + "/page";
+  int next = 0;
+  std::vector<greenring::task<void>> workers;
+  for (int w = 0; w < 1000; ++w)
+    workers.push_back(greenring::spawn([&] {
+      while (next < total_urls) {
+        ++next;
+        c.get(url);
+      }
+    }));
+  greenring::joinall(workers);
+  if (bytes != total_urls * body_size) std::abort();
+}
+
 void client_thread_pool() {
   std::atomic<int> next{0};
   std::atomic<std::size_t> bytes{0};
@@ -168,14 +196,22 @@ void run_client(benchmark::State& state, void (*client)()) {
   }
 }
 
+// The floor: a forked client that fetches nothing (what every client's
+// peak RSS includes before its first request).
+void client_nothing() {}
+
 void BM_fetch_greenring(benchmark::State& s) { run_client(s, client_greenring); }
+void BM_fetch_nothing(benchmark::State& s) { run_client(s, client_nothing); }
+void BM_fetch_greenring_streamed(benchmark::State& s) { run_client(s, client_greenring_streamed); }
 void BM_fetch_thread_pool_64(benchmark::State& s) { run_client(s, client_thread_pool); }
 void BM_fetch_thread_per_request(benchmark::State& s) { run_client(s, client_thread_per_request); }
 
 }  // namespace
 
 BENCHMARK(BM_fetch_greenring)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_fetch_greenring_streamed)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_fetch_thread_pool_64)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_fetch_thread_per_request)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_fetch_nothing)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();
