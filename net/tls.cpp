@@ -136,29 +136,30 @@ struct stream::impl {
     SSL_free(ssl);
     BIO_free(net);
   }
-  // Everything SSL has written goes to the socket.
+  // Everything SSL has written goes to the socket, straight from the
+  // pair's buffer (consumed only once the socket took it).
   void flush(std::error_code& ec, clk::time_point dl) {
-    char buf[16384];
-    while (BIO_ctrl_pending(net) > 0) {
-      int n = BIO_read(net, buf, sizeof buf);
-      if (n <= 0) break;
-      sock.write_all(const_buffer(buf, static_cast<std::size_t>(n)), ec, left(dl));
+    char* p = nullptr;
+    for (int n; (n = BIO_nread0(net, &p)) > 0;) {
+      sock.write_all(const_buffer(p, static_cast<std::size_t>(n)), ec, left(dl));
       if (ec) return;
+      BIO_nread(net, &p, n);
     }
   }
-  // Reads from the socket into the pair, as much as it can take.
+  // Reads from the socket straight into the pair's free space (committed
+  // only once the read completed), as much as it can take.
   void fill(std::error_code& ec, clk::time_point dl) {
-    char buf[16384];
-    std::size_t room = BIO_ctrl_get_write_guarantee(net);
-    if (room == 0) return;
-    std::size_t n = sock.read_some(mutable_buffer(buf, std::min(room, sizeof buf)), ec, left(dl));
+    char* p = nullptr;
+    const int room = BIO_nwrite0(net, &p);
+    if (room <= 0) return;
+    std::size_t n = sock.read_some(mutable_buffer(p, static_cast<std::size_t>(room)), ec, left(dl));
     if (ec) return;
     if (n == 0) {
       eof = true;
       BIO_shutdown_wr(net);  // SSL sees EOF
       return;
     }
-    BIO_write(net, buf, static_cast<int>(n));
+    BIO_nwrite(net, &p, static_cast<int>(n));
   }
   // After an SSL call returned `r`: moves bytes as it asks. Returns true to
   // retry the call, false when done (ec set on failure).

@@ -7,6 +7,10 @@
 // without a matching subjectAltName fails) and SNI, TLS 1.2 at least.
 // Turning verification off is an explicit option. Failures carry OpenSSL's
 // reason ("certificate verify failed: certificate has expired").
+//
+// Like an SSL object, a stream is used by one task at a time. Bytes move
+// between the socket and the BIO pair's own buffers without a copy and
+// without a buffer on the task's stack.
 #pragma once
 
 #include <greenring/buffer.hpp>
