@@ -2,6 +2,8 @@
 # Builds greenring in release mode, runs every benchmark REPS times (default
 # 5) and prints one table: greenring beside the threads baseline measured in
 # the same run, medians, with ratios. Usage: bench/compare.sh [REPS]
+# BENCHES="echo_bench http_server_bench" limits the run to those programs
+# (the other rows print "-").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -11,7 +13,7 @@ dir=build-bench
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false >/dev/null
 meson compile -C "$dir" -j2 >/dev/null
 out=$(mktemp -d)
-for b in switch_bench spawn_bench idle_bench file_bench sync_bench fetch_bench echo_bench http_server_bench; do
+for b in ${BENCHES:-switch_bench spawn_bench idle_bench file_bench sync_bench fetch_bench echo_bench http_server_bench}; do
   r=$reps
   # One-shot runs of up to a million tasks, 12 s echo and wrk runs: at most 3.
   case $b in idle_bench|echo_bench|http_server_bench) r=$(( reps < 3 ? reps : 3 )) ;; fetch_bench) r=1 ;; esac  # fetch_bench repeats itself 3 times

@@ -7,17 +7,17 @@
 // The server is pinned to CPU 0 and the load generator to CPU 1. Each run
 // warms up for 2 s, then measures for ECHO_BENCH_SECONDS (default 10).
 // Counters: requests/s, p50/p99 latency (us), server CPU us per request
-// (from /proc/<pid>/task/*/schedstat, all server threads).
+// (from /proc/<pid>/stat: all server threads, exited ones included).
+#include "server_support.hpp"
+
 #include <greenring/greenring.hpp>
 
 #include <benchmark/benchmark.h>
 #include <liburing.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -38,14 +38,11 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
+using bench::cpu_ns;
+using bench::pin;
+
 constexpr std::size_t msg_size = 64;
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % static_cast<int>(std::thread::hardware_concurrency()), &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
 
 int listen_socket() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -213,22 +210,6 @@ server_proc start_server(int kind) {
   if (::read(pipefd[0], &s.port, sizeof s.port) != sizeof s.port) std::abort();
   ::close(pipefd[0]);
   return s;
-}
-
-// CPU time of every thread of `pid`, in nanoseconds.
-double cpu_ns(pid_t pid) {
-  double total = 0;
-  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream f(dir + "/" + e->d_name + "/schedstat");
-      double ns = 0;
-      if (f >> ns) total += ns;
-    }
-    ::closedir(d);
-  }
-  return total;
 }
 
 struct load_result {

@@ -10,15 +10,15 @@
 // this machine was measured with 64). Each run: 2 s of warm-up, then
 // HTTP_BENCH_SECONDS (default 10) measured. Counters: requests/s, p50/p99
 // latency (us, from wrk --latency), server CPU us per request.
+#include "server_support.hpp"
+
 #include <greenring/greenring.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -36,12 +36,8 @@
 
 namespace {
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % static_cast<int>(std::thread::hardware_concurrency()), &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
+using bench::cpu_ns;
+using bench::pin;
 
 std::uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -202,21 +198,6 @@ server_proc start_server(int kind, std::size_t body_size) {
   if (::read(fds[0], &s.port, sizeof s.port) != sizeof s.port) std::abort();
   ::close(fds[0]);
   return s;
-}
-
-double cpu_ns(pid_t pid) {
-  double total = 0;
-  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream f(dir + "/" + e->d_name + "/schedstat");
-      double ns = 0;
-      if (f >> ns) total += ns;
-    }
-    ::closedir(d);
-  }
-  return total;
 }
 
 std::string run(const std::string& cmd) {
