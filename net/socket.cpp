@@ -257,6 +257,20 @@ std::size_t tcp_stream::read_some(mutable_buffer buf, std::error_code& ec, durat
   return bytes_or(r, ec);
 }
 
+void tcp_stream::wait_readable(std::error_code& ec, duration timeout) {
+  ec.clear();
+  int r = sock_op(core_, "poll", deadline_of(timeout), 0, [&](io_uring_sqe* q) {
+    io_uring_prep_poll_add(q, core_.fd, POLLIN);
+  });
+  bytes_or(r, ec);
+}
+
+void tcp_stream::wait_readable(duration timeout) {
+  std::error_code ec;
+  wait_readable(ec, timeout);
+  if (ec) throw_io("poll", core_.peer, ec);
+}
+
 std::size_t tcp_stream::read_some(mutable_buffer buf, duration timeout) {
   std::error_code ec;
   std::size_t n = read_some(buf, ec, timeout);

@@ -94,6 +94,12 @@ class tcp_stream {
   /// data if none is; returns 0 at end of stream.
   std::size_t read_some(mutable_buffer buf, duration timeout = forever);
   std::size_t read_some(mutable_buffer buf, std::error_code& ec, duration timeout = forever);
+  /// Waits until a read would not block (bytes, EOF or an error are there)
+  /// without holding a buffer meanwhile: for connections that wait long
+  /// (a server's think time, an idle keep-alive) and should cost no
+  /// receive buffer while they do. gevent's wait_read.
+  void wait_readable(duration timeout = forever);
+  void wait_readable(std::error_code& ec, duration timeout = forever);
   /// Fills `buf` completely. EOF first is io_errc::end_of_stream; the
   /// error_code form returns the bytes read before it.
   void read_exact(mutable_buffer buf, duration timeout = forever);

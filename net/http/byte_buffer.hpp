@@ -18,6 +18,8 @@ class byte_buffer {
   const char* data() const noexcept { return p_.get() + start_; }
   std::size_t size() const noexcept { return end_ - start_; }
   bool empty() const noexcept { return start_ == end_; }
+  /// Bytes allocated (0 until the first prepare()).
+  std::size_t capacity() const noexcept { return cap_; }
   void consume(std::size_t n) noexcept {
     start_ += n;
     if (start_ == end_) start_ = end_ = 0;

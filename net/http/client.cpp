@@ -120,13 +120,18 @@ struct conn {
   bool reused = false;
   bool unclean_eof = false;  // TLS: the peer closed without close_notify
 
-  // Reads more into buf; returns false at EOF.
+  // Reads more into buf; returns false at EOF. The first time (before the
+  // response head, buf not allocated yet) it waits for the bytes first:
+  // a thousand requests waiting on slow servers then hold no receive
+  // buffers, only those with data in hand do (TLS keeps its own).
   bool fill(exchange_ctx& x, const char* what) {
     // Straight into buf, 4 KiB at a time: heads are small and bodies of
     // known length bypass buf (read_body), so neither the task's stack nor
     // the buffer grows much per connection.
     std::error_code ec;
-    std::size_t n = s.read_some(buf.prepare(4096), ec, x.read_timeout());
+    if (buf.capacity() == 0 && !s.tls) s.tcp.wait_readable(ec, x.read_timeout());
+    std::size_t n = 0;
+    if (!ec) n = s.read_some(buf.prepare(4096), ec, x.read_timeout());
     if (!ec) buf.commit(n);
     if (ec) {
       if (ec == std::errc::connection_reset) return false;

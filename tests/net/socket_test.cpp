@@ -149,6 +149,40 @@ TEST_F(Socket, ReadReturnsZeroAtEof) {
   t.get();
 }
 
+TEST_F(Socket, WaitReadableReturnsWhenBytesOrEofAreThere) {
+  auto l = tcp_listener::bind(loopback4());
+  tcp_stream c = tcp_stream::connect(l.local());
+  tcp_stream s = l.accept();
+  std::error_code ec;
+  c.wait_readable(ec, 10ms);
+  EXPECT_EQ(ec, std::errc::timed_out) << "nothing was sent";
+  try {
+    greenring::timeout t(5ms);
+    c.wait_readable();
+    ADD_FAILURE() << "returned with nothing to read";
+  } catch (const greenring::timeout_error& e) {
+    EXPECT_NE(std::string(e.what()).find("poll"), std::string::npos) << e.what();
+  }
+  auto waiter = greenring::spawn([&] {
+    c.wait_readable(5s);
+    char buf[8];
+    return std::string(buf, c.read_some(buf, 5s));
+  });
+  greenring::yield();
+  EXPECT_FALSE(waiter.ready()) << "waits for bytes";
+  s.write_all("hi");
+  EXPECT_EQ(waiter.get(), "hi");
+  // A killed waiter leaves nothing in flight (the fixture checks).
+  auto killed = greenring::spawn([&] { c.wait_readable(); });
+  greenring::yield();
+  killed.kill();
+  EXPECT_TRUE(killed.ready());
+  s.close();
+  c.wait_readable(5s);  // EOF is readable
+  char b;
+  EXPECT_EQ(c.read_some(greenring::mutable_buffer(&b, 1)), 0u);
+}
+
 // Closing with SO_LINGER 0 sends an RST instead of a FIN.
 void reset_close(tcp_stream& s) {
   linger lg{1, 0};
