@@ -213,16 +213,24 @@ framing response_framing(const response_head& h, bool head_request) {
   return f;
 }
 
-std::uint64_t request_body_length(const request& r) {
-  if (find_header(r.head, "Transfer-Encoding")) throw parse_error("chunked request bodies are not supported");
+request_body request_body_framing(const request& r) {
+  request_body b;
   std::optional<std::uint64_t> length;
-  for (const auto& fld : r.head)
+  int codings = 0;
+  for (const auto& fld : r.head) {
     if (iequals(fld.name, "Content-Length")) {
       auto n = parse_length_list(fld.value);
       if (length && *length != *n) throw parse_error("conflicting Content-Length headers");
       length = n;
+    } else if (iequals(fld.name, "Transfer-Encoding")) {
+      if (++codings > 1 || !iequals(trim(fld.value), "chunked"))
+        throw parse_error("unsupported Transfer-Encoding (only a single \"chunked\")");
+      b.chunked = true;
     }
-  return length.value_or(0);
+  }
+  if (b.chunked && length) throw parse_error("both Transfer-Encoding and Content-Length");
+  b.length = length.value_or(0);
+  return b;
 }
 
 }  // namespace detail

@@ -54,8 +54,14 @@ struct framing {
   bool reusable = true;  // the connection may carry another exchange after it
 };
 framing response_framing(const response_head& h, bool head_request);
-/// Content-Length of a request (0 when absent); chunked requests throw.
-std::uint64_t request_body_length(const request& r);
+/// How a request's body is delimited: Content-Length (0 when absent) or
+/// chunked. Transfer-Encoding other than exactly `chunked`, or together
+/// with Content-Length (a smuggling vector), throws.
+struct request_body {
+  bool chunked = false;
+  std::uint64_t length = 0;
+};
+request_body request_body_framing(const request& r);
 
 /// Incremental chunked-body decoder.
 class chunked_decoder {

@@ -28,6 +28,7 @@ const char* reason_phrase(int s) noexcept {
     case 408: return "Request Timeout";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -70,6 +71,27 @@ void send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   if (ec) throw std::system_error(ec, "send reply");
 }
 
+// Answers a request we will not serve and closes the connection the way
+// nginx's lingering_close does: the reply, then FIN, then whatever the
+// client is still sending is read and dropped (at most 8 MiB, 2 s), so
+// that closing with unread input does not send an RST that can destroy the
+// reply before the client has read it.
+void reject(detail::transport& s, int status, const std::string& why) {
+  send_reply(s, reply{status, {}, why + "\n"}, false, true);
+  if (s.tls) return;  // close_notify follows; TLS peers read until it
+  s.tcp.shutdown(SHUT_WR);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  char sink[4096];
+  for (std::size_t dropped = 0; dropped < (8u << 20);) {
+    const auto left = until - std::chrono::steady_clock::now();
+    if (left <= duration::zero()) break;
+    std::error_code ec;
+    const std::size_t n = s.tcp.read_some(mutable_buffer(sink, sizeof sink), ec, left);
+    if (ec || n == 0) break;
+    dropped += n;
+  }
+}
+
 void serve_connection(detail::transport& s, const server::handler_type& handler, const server_options& o,
                       detail::server_state& st) {
   detail::limits lim{o.max_request_head, o.max_request_head, 100};
@@ -103,29 +125,69 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
         busy = true;
       }
     } catch (const detail::parse_error& e) {
-      send_reply(s, reply{e.limit() ? 431 : 400, {}, std::string(e.what()) + "\n"}, false, true);
+      reject(s, e.limit() ? 431 : 400, e.what());
       return;
     }
     request req;
-    std::uint64_t len = 0;
+    detail::request_body rb;
     try {
       req = detail::parse_request_head(buf.view().substr(0, end), lim);
-      len = detail::request_body_length(req);
+      rb = detail::request_body_framing(req);
     } catch (const detail::parse_error& e) {
-      send_reply(s, reply{400, {}, std::string(e.what()) + "\n"}, false, true);
+      reject(s, 400, e.what());
       return;
     }
     buf.consume(end);
-    if (len > o.max_request_body) {
-      send_reply(s, reply{413, {}, "request body too large\n"}, false, true);
+    if (rb.length > o.max_request_body) {
+      reject(s, 413, "request body too large");
       return;
     }
-    while (buf.size() < len) {
-      std::error_code ec;
-      if (more(ec) == 0 || ec) return;
+    // Expect: 100-continue (curl sends it before large bodies): say go
+    // ahead, unless the body is already arriving.
+    if (const std::string* expect = req.header("Expect"); expect && req.minor_version == 1) {
+      std::string_view v(*expect);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+      if (!detail::iequals(v, "100-continue")) {
+        reject(s, 417, "unsupported expectation");
+        return;
+      }
+      if ((rb.chunked || rb.length > 0) && buf.empty()) {
+        std::error_code ec;
+        s.write(std::span<const const_buffer>({const_buffer(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))}), ec,
+                o.idle_timeout);
+        if (ec) return;
+      }
     }
-    req.body = std::string(buf.view().substr(0, static_cast<std::size_t>(len)));
-    buf.consume(static_cast<std::size_t>(len));
+    if (rb.chunked) {
+      struct too_big {};
+      detail::chunked_decoder d(lim);
+      try {
+        for (;;) {
+          const std::size_t used = d.feed(buf.data(), buf.size(), [&](const char* p, std::size_t n) {
+            if (req.body.size() + n > o.max_request_body) throw too_big{};
+            req.body.append(p, n);
+          });
+          buf.consume(used);
+          if (d.done()) break;
+          std::error_code ec;
+          if (more(ec) == 0 || ec) return;
+        }
+      } catch (const detail::parse_error& e) {
+        reject(s, 400, std::string("chunked body: ") + e.what());
+        return;
+      } catch (const too_big&) {
+        reject(s, 413, "request body too large");
+        return;
+      }
+    } else {
+      const auto len = static_cast<std::size_t>(rb.length);
+      while (buf.size() < len) {
+        std::error_code ec;
+        if (more(ec) == 0 || ec) return;
+      }
+      req.body = std::string(buf.view().substr(0, len));
+      buf.consume(len);
+    }
     req.peer = s.peer();
     const std::string* conn = req.header("Connection");
     bool close = (conn && conn->find("close") != std::string::npos) ||

@@ -886,4 +886,71 @@ TEST_F(Http, WaitingForAConnectionEndsAtTheDeadlineOrAKillWithoutLosingIt) {
   srv.stop();
 }
 
+TEST_F(Http, ServerTakesChunkedBodiesAndAnswersExpectContinue) {
+  http::server_options so;
+  so.max_request_body = 64;
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request& r) {
+    return http::reply{200, {}, r.method + " [" + r.body + "]"};
+  }, so);
+  srv.start();
+  // Sends `raw`, returns everything until the server closes (or 5 s).
+  auto ask = [&](const std::string& raw) {
+    tcp_stream s = tcp_stream::connect(srv.local());
+    s.write_all(raw);
+    s.shutdown();
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = s.read_some(buf, 5s)) out.append(buf, n);
+    return out;
+  };
+  const std::string chunked = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n";
+  std::string out = ask(chunked + "GET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("POST [hello world]"), std::string::npos) << out;
+  EXPECT_NE(out.find("GET []"), std::string::npos) << "the pipelined request after the chunked body: " << out;
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n" + std::string(256, 'x') + "\r\n0\r\n\r\n")
+                .rfind("HTTP/1.1 413 ", 0),
+            0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx").rfind("HTTP/1.1 417 ", 0), 0u);
+  {
+    // The client waits for 100 Continue before it sends the body.
+    tcp_stream s = tcp_stream::connect(srv.local());
+    s.write_all("PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n");
+    const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    std::string got(cont.size(), '\0');
+    s.read_exact(got, 5s);
+    EXPECT_EQ(got, cont);
+    s.write_all("data");
+    std::string rest;
+    char buf[4096];
+    while (std::size_t n = s.read_some(buf, 5s)) rest.append(buf, n);
+    EXPECT_EQ(rest.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << rest;
+    EXPECT_NE(rest.find("PUT [data]"), std::string::npos) << rest;
+  }
+  {
+    // Refused while the client is still sending: the server reads and drops
+    // the rest after its reply (lingering close), so the client gets the
+    // 413 instead of a reset that could destroy it.
+    tcp_stream s = tcp_stream::connect(srv.local());
+    auto writer = greenring::spawn([&] {
+      std::error_code ec;
+      s.write_all("POST /big HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n", ec);
+      if (!ec) s.write_all(std::string(4000000, 'u'), ec, 5s);
+      return ec;
+    });
+    std::string reply;
+    char buf[4096];
+    std::error_code ec;
+    while (std::size_t n = s.read_some(buf, ec, 5s)) reply.append(buf, n);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(reply.rfind("HTTP/1.1 413 ", 0), 0u) << reply;
+    EXPECT_FALSE(writer.get()) << "the server took the whole body before closing";
+  }
+  // Our own client's POST still works (Content-Length, no Expect).
+  EXPECT_EQ(http::client().post("http://" + srv.local().to_string() + "/p", "abc").body, "POST [abc]");
+  srv.stop();
+}
+
 }  // namespace
