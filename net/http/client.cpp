@@ -315,7 +315,10 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
     x.fail_io("sending the request", ec);
   }
   const auto lim = limits_of(x.o);
-  for (;;) {  // interim 1xx responses come before the final one
+  constexpr int max_interim = 16;  // a server sending 1xx forever is refused
+  for (int interim = 0;; ++interim) {  // interim 1xx responses come before the final one
+    if (interim > max_interim)
+      throw error(errc::bad_response, x.url, "more than " + std::to_string(max_interim) + " interim (1xx) responses");
     std::size_t end;
     for (;;) {
       try {

@@ -303,6 +303,11 @@ TEST_F(Http, HostileResponsesGetSpecificErrors) {
     std::string what;
     EXPECT_EQ(fetch_error(c.reply, {}, &what), c.code) << c.reply << " -> " << what;
   }
+  // Interim responses without end; a few are fine.
+  std::string interim;
+  for (int i = 0; i < 40; ++i) interim += "HTTP/1.1 100 Continue\r\n\r\n";
+  EXPECT_EQ(fetch_error(interim + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), http::errc::bad_response);
+  EXPECT_EQ(fetch_error(interim.substr(0, 25 * 3) + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), http::errc{});
   std::string nul = "HTTP/1.1 200 OK\r\nA: b";
   nul.push_back('\0');
   nul += "c\r\n\r\n";
