@@ -39,28 +39,12 @@ using clk = std::chrono::steady_clock;
 namespace {
 
 using bench::cpu_ns;
+using bench::listen_socket;
 using bench::pin;
+using bench::port_of;
 
 constexpr std::size_t msg_size = 64;
 
-
-int listen_socket() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 4096) != 0) std::_Exit(3);
-  return fd;
-}
-
-std::uint16_t port_of(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
 
 // ---- servers (run in the child; never return) ----
 

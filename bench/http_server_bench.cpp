@@ -37,19 +37,16 @@
 namespace {
 
 using bench::cpu_ns;
+using bench::listen_socket;
 using bench::pin;
+using bench::port_of;
 
+// A port nobody listens on now (for nginx, which picks no port itself).
 std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    std::abort();
+  const int fd = listen_socket();
+  const std::uint16_t port = port_of(fd);
   ::close(fd);
-  return ntohs(a.sin_port);
+  return port;
 }
 
 std::string body_of(std::size_t n) { return std::string(n, 'x'); }
@@ -68,20 +65,12 @@ std::string body_of(std::size_t n) { return std::string(n, 'x'); }
 }
 
 [[noreturn]] void serve_threads(std::size_t body_size, int out) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 4096) != 0 ||
-      ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    std::_Exit(3);
-  std::uint16_t port = ntohs(a.sin_port);
+  const int lfd = listen_socket();
+  const std::uint16_t port = port_of(lfd);
   if (::write(out, &port, sizeof port) != sizeof port) std::_Exit(4);
   const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body_size) +
                             "\r\n\r\n" + body_of(body_size);
+  const int one = 1;
   for (;;) {
     int c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) continue;

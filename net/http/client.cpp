@@ -18,9 +18,10 @@
 #include <greenring/lock.hpp>
 #include <greenring/resolver.hpp>
 
-#include <cstdio>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -157,9 +158,7 @@ std::unique_ptr<detail::content_decoder> decoder_for(const exchange_ctx& x, cons
   if (!x.o.decompress || f.k == detail::framing::none) return nullptr;
   const std::string* ce = r.header("Content-Encoding");
   if (!ce) return nullptr;
-  std::string_view v(*ce);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  const std::string_view v = *ce;  // the parser trimmed it
   if (v.empty() || detail::iequals(v, "identity")) return nullptr;
   auto d = detail::content_decoder::make(v);
   if (!d) throw error(errc::unsupported, x.url, "Content-Encoding \"" + std::string(v) + "\" is not gzip or deflate");
