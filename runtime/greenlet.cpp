@@ -3,19 +3,17 @@
 // Protocol: a suspended greenlet's context lives in its `fctx_`. To switch,
 // the running greenlet (a) saves its C++ exception globals and installs the
 // target's, (b) marks the target current, (c) tells ASan which stack it is
-// going to, and (d) jumps, passing itself as the transfer data. Whoever
-// resumes then finishes the handshake (`after_jump`): it stores the suspended
-// context into the greenlet it came from, or, if that greenlet is dead,
-// returns its stack to the pool. A dead greenlet's stack is therefore only
-// released once nothing runs on it.
+// going to, and (d) swaps (detail/context.hpp), saving its own context into
+// its `fctx_` and passing itself along. Whoever resumes then finishes the
+// handshake (`switch_access::finish`): if the greenlet it came from is dead,
+// it returns that stack to the pool. A dead greenlet's stack is therefore
+// only released once nothing runs on it.
 #include "detail/assert.hpp"
 #include "detail/hub.hpp"
 #include "detail/thread_state.hpp"
 
 #include <greenring/greenlet.hpp>
 #include <greenring/local.hpp>
-
-#include <boost/context/detail/fcontext.hpp>
 
 #include <cxxabi.h>
 #include <unistd.h>
@@ -26,29 +24,6 @@
 #include <stdexcept>
 #include <string>
 
-
-namespace bctx = boost::context::detail;
-
-#if defined(__x86_64__) && defined(__linux__)
-// transfer_t greenring_jump_fcontext(fcontext_t to, void* data): enters
-// Boost's jump_fcontext as if called from label 1, whose `ret` then returns
-// to our caller. The context saved for this side resumes at label 1, so the
-// `ret` there consumes the return-stack entry that this call pushed, and
-// the predictor stays in step. rax:rdx (the transfer_t) pass through.
-asm(R"(
-    .text
-    .p2align 4
-    .globl greenring_jump_fcontext
-    .hidden greenring_jump_fcontext
-    .type greenring_jump_fcontext, @function
-greenring_jump_fcontext:
-    leaq 1f(%rip), %rax
-    pushq %rax
-    jmp jump_fcontext@PLT
-1:  ret
-    .size greenring_jump_fcontext, .-greenring_jump_fcontext
-)");
-#endif
 
 namespace greenring {
 namespace detail {
@@ -71,7 +46,6 @@ std::uint64_t next_id() noexcept {
   return t_id_next++;
 }
 
-void after_jump(bctx::transfer_t t) noexcept;
 }  // namespace
 
 void fatal(const char* file, int line, const char* message) noexcept {
@@ -114,13 +88,11 @@ thread_state* init_thread_state() {
 
 namespace {
 
-void after_jump(bctx::transfer_t t) noexcept {
-  switch_access::finish(*tls_state, *static_cast<greenlet*>(t.data), t.fctx);
-}
-
-[[noreturn]] void entry(bctx::transfer_t t) noexcept {
-  after_jump(t);
+// Where every greenlet's stack starts; `prev` is the greenlet that switched
+// here first.
+[[noreturn]] void entry(void* prev) noexcept {
   thread_state& ts = *tls_state;
+  switch_access::finish(ts, *static_cast<greenlet*>(prev));
   greenlet* self = ts.current;
   for (;;) {
     greenlet* next = switch_access::run_body(*self);
@@ -168,7 +140,7 @@ void switch_access::adopt_stack(thread_state& ts, greenlet& dead, greenlet& fres
 
 void switch_access::prepare(thread_state& ts, greenlet& g) {
   g.stack_lo_ = ts.stacks.acquire(g.stack_size_);
-  g.fctx_ = bctx::make_fcontext(g.stack_lo_ + g.stack_size_, g.stack_size_, &entry);
+  g.fctx_ = context::make<&entry>(g.stack_lo_ + g.stack_size_, g.stack_size_);
   g.asan_bottom_ = g.stack_lo_;
   g.asan_size_ = g.stack_size_;
   g.state_ = greenlet::state::active;

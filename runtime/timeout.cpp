@@ -68,7 +68,13 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
   while (!timer.fired) h.block("sleep");
 }
 
-void yield() { detail::hub::get().yield(); }
+void yield() {
+  // The hub and the current greenlet both straight from the thread state:
+  // two independent loads rather than a chain through the hub.
+  detail::thread_state& ts = detail::state();
+  greenlet& cur = *ts.current;
+  (ts.hub_ ? *ts.hub_ : detail::hub::get()).yield(cur);
+}
 
 runtime_stats stats() {
   runtime_stats s;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite twice: an optimised build, then an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (fiber-annotated);
-# then the runtime suites once more under Valgrind memcheck; then the HTTP
+# then the runtime suites on the Boost.Context switch, and under Valgrind
+# memcheck; then the HTTP
 # parsers' libFuzzer targets for FUZZ_SECONDS (default 60) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,12 @@ if grep -q "__asan_handle_no_return" build-asan/meson-logs/testlog.txt; then
   status=1
 fi
 
+# The runtime suites once more on the portable stack switch (Boost.Context's
+# fcontext, what non-x86-64 machines use).
+[ -d build-boost ] || meson setup build-boost -Dcontext=boost -Dbenchmarks=false >/dev/null
+meson compile -C build-boost -j2 greenlet_test task_test timeout_test stack_test sync_test
+meson test -C build-boost --no-rebuild --num-processes 2 --print-errorlogs greenlet task timeout stack sync || status=1
+
 # Valgrind memcheck over the optimised build (value_test replaces operator
 # new for its allocation counts, which memcheck reports as mismatched; death
 # tests and exit tests fork children and are covered above).
@@ -49,7 +56,8 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60} ./scripts/fuzz.sh || status=1
 # One closing line over all runs, counted from GoogleTest's own output.
 passed=0
 failed=0
-for log in build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt build/valgrind-logs/*.txt; do
+for log in build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt build-boost/meson-logs/testlog.txt \
+    build/valgrind-logs/*.txt; do
   [ -f "$log" ] || continue
   p=$(grep -oE '^\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}' || true)
   f=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}' || true)

@@ -73,8 +73,9 @@ class hub {
   void block_uninterruptible(const char* what) noexcept;
   /// sleep(0): lets every other ready greenlet run, then returns. Inlined
   /// into its callers to keep the switch's return path short (see jump()).
-  [[gnu::always_inline]] inline void yield() {
-    greenlet& cur = *ts_.current;
+  [[gnu::always_inline]] inline void yield() { yield(*ts_.current); }
+  /// The same, for callers that hold the current greenlet already.
+  [[gnu::always_inline]] inline void yield(greenlet& cur) {
     GREENRING_ASSERT(&cur != &self_, "sleep was called on the hub greenlet");
     if (__builtin_expect(shutting_down_, 0)) refuse_swallowed_kill(cur);
     greenlet* next = ready_.head;

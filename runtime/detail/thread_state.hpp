@@ -11,25 +11,14 @@
 
 #include <greenring/greenlet.hpp>
 
-#include <boost/context/detail/fcontext.hpp>
+#include "context.hpp"
+
+#include <cstdint>
 
 #ifdef GREENRING_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-#if defined(__x86_64__) && defined(__linux__)
-// Boost's jump_fcontext resumes the other side with `jmp`, which leaves
-// the CPU's return-stack predictor one entry off after every switch: each
-// later `ret` is mispredicted (17.5 ns instead of 7.7 ns per switch here,
-// when both sides block through the same code). This stub calls it with a
-// return address of its own that ends in `ret`, so the resumed side pops
-// the entry its own call pushed. Defined in greenlet.cpp.
-extern "C" boost::context::detail::transfer_t greenring_jump_fcontext(boost::context::detail::fcontext_t to,
-                                                                       void* data) noexcept;
-#define GREENRING_JUMP_FCONTEXT greenring_jump_fcontext
-#else
-#define GREENRING_JUMP_FCONTEXT boost::context::detail::jump_fcontext
-#endif
 
 namespace greenring::detail {
 
@@ -75,24 +64,32 @@ struct switch_access {
   /// mapped. Returns when something switches back to `from`.
   ///
   /// Always inlined into the public entry points (switch_to, yield, ...),
-  /// so that the call chain from user code to the jump is short and the
-  /// same for every greenlet that blocks the same way: see
-  /// greenring_jump_fcontext.
+  /// so that the call chain from user code to the switch is short and the
+  /// same for every greenlet that blocks the same way: see context.hpp.
   [[gnu::always_inline]] static inline void jump(thread_state& ts, greenlet& from, greenlet& to) noexcept {
+    // C++ exception globals. Invariant: the running greenlet's saved copy
+    // is empty, a suspended one's holds its state. Nearly every switch is
+    // between greenlets that are in no catch block: nothing to move.
     eh_globals* g = ts.eh;
-    from.eh_caught_ = g->caught;
-    from.eh_uncaught_ = g->uncaught;
-    g->caught = to.eh_caught_;
-    g->uncaught = to.eh_uncaught_;
+    if (__builtin_expect((reinterpret_cast<std::uintptr_t>(g->caught) | g->uncaught |
+                          reinterpret_cast<std::uintptr_t>(to.eh_caught_) | to.eh_uncaught_) != 0,
+                         0)) {
+      from.eh_caught_ = g->caught;
+      from.eh_uncaught_ = g->uncaught;
+      g->caught = to.eh_caught_;
+      g->uncaught = to.eh_uncaught_;
+      to.eh_caught_ = nullptr;
+      to.eh_uncaught_ = 0;
+    }
     ts.current = &to;
-    void* fctx = to.fctx_;
+    context::handle ctx = to.fctx_;
     to.fctx_ = nullptr;
 #ifdef GREENRING_ASAN
     __sanitizer_start_switch_fiber(from.state_ == greenlet::state::dead ? nullptr : &from.asan_fake_,
                                    to.asan_bottom_, to.asan_size_);
 #endif
-    auto t = GREENRING_JUMP_FCONTEXT(fctx, &from);
-    finish(*tls_state, *static_cast<greenlet*>(t.data), t.fctx);
+    void* prev = context::swap(&from.fctx_, ctx, &from);
+    finish(ts, *static_cast<greenlet*>(prev));  // same thread: a greenlet never moves
   }
   /// Maps the stack of a fresh greenlet and makes its entry context.
   static void prepare(thread_state& ts, greenlet& g);
@@ -111,17 +108,14 @@ struct switch_access {
     if (__builtin_expect(to.state_ == greenlet::state::fresh, 0)) prepare(ts, to);
     jump(ts, from, to);
   }
-  /// Completes a switch on the resumed side: records where `prev` stopped,
-  /// or releases its stack when it died.
-  [[gnu::always_inline]] static inline void finish(thread_state& ts, greenlet& prev, void* fctx) noexcept {
+  /// Completes a switch on the resumed side: releases the stack of `prev`
+  /// (the greenlet that switched here) when it died. (Its context is
+  /// already in its fctx_, stored by the swap.)
+  [[gnu::always_inline]] static inline void finish(thread_state& ts, greenlet& prev) noexcept {
 #ifdef GREENRING_ASAN
     __sanitizer_finish_switch_fiber(ts.current->asan_fake_, &prev.asan_bottom_, &prev.asan_size_);
 #endif
-    if (__builtin_expect(prev.state_ != greenlet::state::dead, 1)) {
-      prev.fctx_ = fctx;
-      return;
-    }
-    release_dead(ts, prev);
+    if (__builtin_expect(prev.state_ == greenlet::state::dead, 0)) release_dead(ts, prev);
   }
   static void release_dead(thread_state& ts, greenlet& prev) noexcept;
   /// Returns where to go once `g` is dead; nullptr for a task, whose

@@ -37,7 +37,14 @@ struct intrusive_list {
 
   T* pop_front() noexcept {
     T* x = head;
-    if (x) erase(*x);
+    if (x) {
+      head = x->*Next;
+      if (head)
+        head->*Prev = nullptr;
+      else
+        tail = nullptr;
+      x->*Next = nullptr;  // x->*Prev is null already: x was the head
+    }
     return x;
   }
 };
