@@ -1,5 +1,5 @@
 // greenring — where new contexts start (see detail/context.hpp).
-#include "detail/context.hpp"
+#include <greenring/detail/context.hpp>
 
 #ifdef GREENRING_CONTEXT_ASM
 // Entered by a context's first swap with rsp at the entry function's slot

@@ -29,6 +29,7 @@ namespace greenring {
 namespace detail {
 
 constinit thread_local thread_state* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local thread_core* tls_core __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
 std::atomic<std::uint64_t> g_next_id{1};
@@ -75,6 +76,7 @@ thread_state::~thread_state() {
   }
   remove_overflow_altstack(*this);
   tls_state = nullptr;
+  tls_core = nullptr;
   t_state_gone = true;
 }
 
@@ -82,6 +84,7 @@ thread_state* init_thread_state() {
   GREENRING_ASSERT(!t_state_gone, "greenring used on a thread after its runtime was torn down");
   static thread_local thread_state instance;
   tls_state = &instance;
+  tls_core = &instance;
   install_overflow_handler(instance);
   return &instance;
 }
@@ -115,9 +118,9 @@ namespace {
 
 }  // namespace
 
-void switch_access::release_dead(thread_state& ts, greenlet& prev) noexcept {
+void switch_core::release_dead(greenlet& prev) noexcept {
   if (prev.stack_lo_) {
-    ts.stacks.release(prev.stack_lo_, prev.stack_size_);
+    tls_state->stacks.release(prev.stack_lo_, prev.stack_size_);
     prev.stack_lo_ = nullptr;
   }
   prev.after_death();  // may free prev
@@ -146,7 +149,7 @@ void switch_access::prepare(thread_state& ts, greenlet& g) {
   g.state_ = greenlet::state::active;
 }
 
-void switch_access::rethrow_pending(greenlet& self) {
+void switch_core::rethrow_pending(greenlet& self) {
   std::exception_ptr e = std::move(self.pending_);
   self.pending_ = nullptr;
   self.kill_delivered_ = false;  // delivered: a later kill raises again
@@ -232,7 +235,7 @@ greenlet* greenlet::body() noexcept {
   return target;
 }
 
-value greenlet::switch_to(value v) {
+value greenlet::switch_slow(value&& v) {
   detail::thread_state& ts = detail::state();
   if (home_ != &ts)
     throw std::logic_error("greenring: switch_to: greenlet " + std::to_string(id_) +

@@ -115,7 +115,7 @@ void task_free(void* p, std::size_t size) noexcept {
 // ---- task_base ----
 
 // The hub a task belongs to: its thread's (the record keeps no copy).
-hub* task_base::owner_hub() const noexcept { return home_->hub_; }
+hub* task_base::owner_hub() const noexcept { return static_cast<thread_state*>(home_)->hub_; }
 
 task_base::task_base(std::size_t stack_size, std::string&& name) : greenlet(kind::task, nullptr, stack_size) {
   if (!name.empty()) set_name(std::move(name));

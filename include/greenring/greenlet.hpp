@@ -30,7 +30,9 @@ namespace greenring {
 class timeout;
 namespace detail {
 struct thread_state;
+struct thread_core;
 struct switch_access;
+struct switch_core;
 struct local_access;
 class hub;
 class task_base;
@@ -89,7 +91,8 @@ class greenlet {
   /// a kill or an expired timeout). Throws std::logic_error when this
   /// greenlet is dead or belongs to another thread; std::system_error when
   /// its stack cannot be mapped.
-  value switch_to(value v = {});
+  value switch_to(value&& v);  // inline: detail/switch.hpp
+  value switch_to() { return switch_to(value{}); }
 
   /// Like `switch_to`, but raises `e` in this greenlet at its suspension
   /// point. A greenlet that has not started dies without running its body
@@ -147,6 +150,7 @@ class greenlet {
 
  private:
   friend struct detail::switch_access;
+  friend struct detail::switch_core;
   friend struct detail::thread_state;
   friend class detail::hub;
   friend class detail::task_base;
@@ -155,6 +159,9 @@ class greenlet {
   /// Where this greenlet's result goes when it dies: the nearest ancestor
   /// that has started and is not dead.
   greenlet* result_target() const noexcept;
+
+  /// switch_to's checks and first entry: everything but the common case.
+  value switch_slow(value&& v);
 
   template <class F>
   static std::function<value(value)> wrap(F&& fn) {
@@ -183,7 +190,7 @@ class greenlet {
   char* stack_lo_ = nullptr;     // lowest usable stack byte; the guard lies below
   std::size_t stack_size_ = 0;   // usable bytes
   greenlet* parent_ = nullptr;
-  detail::thread_state* home_ = nullptr;
+  detail::thread_core* home_ = nullptr;
   greenlet* rq_prev_ = nullptr;  // hub ready queue
   greenlet* rq_next_ = nullptr;
   value inbox_;                  // value of the next resumption
@@ -208,3 +215,5 @@ class greenlet {
 };
 
 }  // namespace greenring
+
+#include <greenring/detail/switch.hpp>

@@ -11,36 +11,23 @@
 
 #include <greenring/greenlet.hpp>
 
-#include "context.hpp"
 
-#include <cstdint>
-
-#ifdef GREENRING_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
 
 
 namespace greenring::detail {
 
 class hub;
 
-/// libstdc++/libc++abi's per-thread exception globals (__cxa_eh_globals).
-struct eh_globals {
-  void* caught;
-  unsigned int uncaught;
-};
-
 class root_greenlet final : public greenlet {
  public:
   root_greenlet();
 };
 
-struct thread_state {
+/// `current` and `eh` (the C++ exception globals) are in thread_core, the
+/// part the inlined switch sees.
+struct thread_state : thread_core {
   thread_state();
   ~thread_state();
-
-  greenlet* current = nullptr;
-  eh_globals* eh = nullptr;
   stack_pool stacks;  // destroyed last: the hub returns stacks to it
   root_greenlet root;
   hub* hub_ = nullptr;
@@ -67,57 +54,29 @@ struct switch_access {
   /// so that the call chain from user code to the switch is short and the
   /// same for every greenlet that blocks the same way: see context.hpp.
   [[gnu::always_inline]] static inline void jump(thread_state& ts, greenlet& from, greenlet& to) noexcept {
-    // C++ exception globals. Invariant: the running greenlet's saved copy
-    // is empty, a suspended one's holds its state. Nearly every switch is
-    // between greenlets that are in no catch block: nothing to move.
-    eh_globals* g = ts.eh;
-    if (__builtin_expect((reinterpret_cast<std::uintptr_t>(g->caught) | g->uncaught |
-                          reinterpret_cast<std::uintptr_t>(to.eh_caught_) | to.eh_uncaught_) != 0,
-                         0)) {
-      from.eh_caught_ = g->caught;
-      from.eh_uncaught_ = g->uncaught;
-      g->caught = to.eh_caught_;
-      g->uncaught = to.eh_uncaught_;
-      to.eh_caught_ = nullptr;
-      to.eh_uncaught_ = 0;
-    }
-    ts.current = &to;
-    context::handle ctx = to.fctx_;
-    to.fctx_ = nullptr;
-#ifdef GREENRING_ASAN
-    __sanitizer_start_switch_fiber(from.state_ == greenlet::state::dead ? nullptr : &from.asan_fake_,
-                                   to.asan_bottom_, to.asan_size_);
-#endif
-    void* prev = context::swap(&from.fctx_, ctx, &from);
-    finish(ts, *static_cast<greenlet*>(prev));  // same thread: a greenlet never moves
+    switch_core::jump(ts, from, to);
   }
+
   /// Maps the stack of a fresh greenlet and makes its entry context.
   static void prepare(thread_state& ts, greenlet& g);
   /// What the resumed greenlet gets: throws its pending exception, if any.
   [[gnu::always_inline]] static inline value resume_value(greenlet& self) {
-    check_pending(self);
-    return std::move(self.inbox_);
+    return switch_core::resume_value(self);
   }
   static void check_pending(greenlet& self) {
-    if (__builtin_expect(static_cast<bool>(self.pending_), 0)) rethrow_pending(self);
+    if (__builtin_expect(static_cast<bool>(self.pending_), 0)) switch_core::rethrow_pending(self);
   }
-  [[noreturn]] static void rethrow_pending(greenlet& self);
+
   /// Switches from the running greenlet to `to`, mapping `to`'s stack first
   /// when it is fresh; a value/exception for `to` must already be stored.
   [[gnu::always_inline]] static inline void enter(thread_state& ts, greenlet& from, greenlet& to) {
     if (__builtin_expect(to.state_ == greenlet::state::fresh, 0)) prepare(ts, to);
     jump(ts, from, to);
   }
-  /// Completes a switch on the resumed side: releases the stack of `prev`
-  /// (the greenlet that switched here) when it died. (Its context is
-  /// already in its fctx_, stored by the swap.)
   [[gnu::always_inline]] static inline void finish(thread_state& ts, greenlet& prev) noexcept {
-#ifdef GREENRING_ASAN
-    __sanitizer_finish_switch_fiber(ts.current->asan_fake_, &prev.asan_bottom_, &prev.asan_size_);
-#endif
-    if (__builtin_expect(prev.state_ == greenlet::state::dead, 0)) release_dead(ts, prev);
+    switch_core::finish(ts, prev);
   }
-  static void release_dead(thread_state& ts, greenlet& prev) noexcept;
+
   /// Returns where to go once `g` is dead; nullptr for a task, whose
   /// successor the hub picks (see entry()).
   static greenlet* run_body(greenlet& g) noexcept;

@@ -1,4 +1,5 @@
-// greenring — machine contexts: the one place that changes stacks (internal).
+// greenring — machine contexts: the one place that changes stacks (internal;
+// public only because greenlet::switch_to inlines the switch).
 //
 // A context is a suspended side of a switch: a stack pointer, with what is
 // needed to resume it saved on that stack. `swap(save, to, arg)` stores the
