@@ -338,10 +338,14 @@ class joinable_queue : public queue<T> {
   detail::wait_list joiners_;
 };
 
-/// An unbuffered channel (gevent.queue.Channel): put() waits until a
-/// getter has taken the item: a rendezvous. A putter killed or timed out
-/// before that keeps its item; a getter never takes an item it cannot
-/// return.
+/// An unbuffered channel (gevent.queue.Channel, Go's `make(chan T)`):
+/// put() returns once a getter has the item: a rendezvous. When a getter is
+/// already waiting, put() hands the item straight to it and returns without
+/// blocking (as Go does), so a producer and a consumer in step cost one task
+/// switch per item, not two. A putter killed or timed out before its item
+/// was taken keeps it. A getter killed after an item was handed to it but
+/// before it ran gives the item back: the next getter receives it first.
+/// Nothing is lost or duplicated.
 template <class T>
 class channel {
  public:
@@ -365,18 +369,33 @@ class channel {
   T get(duration timeout = forever) {
     const auto deadline = detail::deadline_in(timeout);
     for (;;) {
+      if (!returned_.empty()) {
+        T v = std::move(returned_.front());
+        returned_.pop_front();
+        return v;
+      }
       if (detail::wait_node* p = putters_.front(); p && wakened_getters_ == 0) return take_from(*p);
       if (closed_) throw queue_closed();
       detail::wait_node n;
+      slot s;
+      n.data = &s;
       bool woken;
       try {
         woken = getters_.park(n, deadline, "channel.get");
       } catch (...) {
-        if (n.woken) {
+        if (n.granted) {
+          give_back(std::move(s.item));  // handed to us, but we die: the next getter has it
+          s.item.~T();
+        } else if (n.woken) {
           --wakened_getters_;
           signal_getter();  // the putter that woke us needs another getter
         }
         throw;
+      }
+      if (n.granted) {  // a putter handed the item over directly
+        T v = std::move(s.item);
+        s.item.~T();
+        return v;
       }
       if (n.woken) --wakened_getters_;
       if (detail::wait_node* p = putters_.front()) return take_from(*p);
@@ -398,8 +417,21 @@ class channel {
   std::size_t putters() const noexcept { return putters_.size(); }
 
  private:
+  // A getter's landing place for an item handed over directly.
+  union slot {
+    slot() noexcept {}
+    ~slot() {}
+    T item;
+  };
+
   void offer(T* item, duration timeout) {
     if (closed_) throw queue_closed();
+    // A getter waiting and no earlier putter in line: hand over directly.
+    // (Waiting getters imply nothing was given back: see give_back.)
+    if (detail::wait_node* g = getters_.front(); g && !putters_.front()) {
+      grant(*g, std::move(*item));
+      return;
+    }
     detail::wait_node n;
     n.data = item;
     signal_getter();
@@ -421,6 +453,20 @@ class channel {
     if (putters_.front()) signal_getter();
     return v;
   }
+  void grant(detail::wait_node& g, T&& item) {
+    ::new (static_cast<void*>(&static_cast<slot*>(g.data)->item)) T(std::move(item));
+    g.granted = true;
+    detail::wait_list::wake(g);
+  }
+  // An item a killed getter had been handed: to the next waiting getter,
+  // or first in line for the next get().
+  void give_back(T&& item) {
+    if (detail::wait_node* g = getters_.front()) {
+      grant(*g, std::move(item));
+      return;
+    }
+    returned_.push_front(std::move(item));
+  }
   void signal_getter() noexcept {
     if (getters_.front()) {
       ++wakened_getters_;
@@ -428,6 +474,7 @@ class channel {
     }
   }
   detail::wait_list getters_, putters_;
+  std::deque<T> returned_;  // given back by killed getters; empty but for that
   std::size_t wakened_getters_ = 0;
   bool closed_ = false;
 };

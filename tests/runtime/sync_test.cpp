@@ -332,6 +332,56 @@ TEST_F(Sync, ChannelIsARendezvous) {
   EXPECT_THROW(waiting.get(), greenring::queue_closed);
 }
 
+TEST_F(Sync, ChannelHandsAnItemStraightToAWaitingGetter) {
+  greenring::channel<std::unique_ptr<int>> ch;
+  auto getter = spawn([&] { return *ch.get(); });
+  greenring::yield();  // the getter waits
+  ASSERT_EQ(ch.getters(), 1u);
+  ch.put(std::make_unique<int>(7));  // returns without blocking: the getter has it
+  EXPECT_EQ(ch.getters(), 0u);
+  EXPECT_FALSE(getter.ready());
+  EXPECT_EQ(getter.get(), 7);
+}
+
+TEST_F(Sync, ChannelGetterKilledAfterAHandOverGivesTheItemBack) {
+  greenring::channel<std::unique_ptr<int>> ch;
+  auto doomed = spawn([&] { return *ch.get(); });
+  greenring::yield();
+  ch.put(std::make_unique<int>(1));  // handed to `doomed`, which has not run yet
+  doomed.kill();
+  EXPECT_THROW(doomed.get(), greenring::task_killed);
+  EXPECT_EQ(*ch.get(1ms), 1) << "the item a killed getter held was lost";
+
+  // Given back while another getter waits: that one receives it.
+  auto first = spawn([&] { return *ch.get(); });
+  auto second = spawn([&] { return *ch.get(); });
+  greenring::yield();
+  ch.put(std::make_unique<int>(2));  // to `first`
+  first.kill();
+  EXPECT_EQ(second.get(), 2);
+  EXPECT_THROW(ch.get(1ms), greenring::queue_empty) << "an item was delivered twice";
+}
+
+TEST_F(Sync, ChannelDeliversEveryItemOnceAmongManyPuttersAndGetters) {
+  greenring::channel<int> ch;
+  constexpr int putters = 4, per_putter = 500, getters = 3;
+  std::vector<greenring::task<void>> ps;
+  for (int p = 0; p < putters; ++p)
+    ps.push_back(spawn([&ch, p] {
+      for (int i = 0; i < per_putter; ++i) ch.put(p * per_putter + i);
+    }));
+  std::vector<int> seen(putters * per_putter, 0);
+  std::vector<greenring::task<void>> gs;
+  for (int g = 0; g < getters; ++g)
+    gs.push_back(spawn([&] {
+      for (;;) ++seen.at(static_cast<std::size_t>(ch.get()));
+    }));
+  greenring::joinall(ps);
+  ch.close();
+  for (auto& g : gs) EXPECT_THROW(g.get(), greenring::queue_closed);
+  for (int v : seen) ASSERT_EQ(v, 1);
+}
+
 // ---- wait ----
 
 TEST_F(Sync, WaitReturnsAsSoonAsEnoughAreReady) {
