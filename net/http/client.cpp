@@ -307,11 +307,18 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
     req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   req.append("\r\n");
   const_buffer parts[] = {const_buffer(req), const_buffer(body)};
-  std::error_code ec;
-  c.s.write(parts, ec, x.read_timeout());
-  if (ec) {
-    if (c.reused && (ec == std::errc::broken_pipe || ec == std::errc::connection_reset)) throw stale_connection{};
-    x.fail_io("sending the request", ec);
+  std::error_code send_ec;
+  c.s.write(parts, send_ec, x.read_timeout());
+  if (send_ec) {
+    // A server may answer before it has read the whole body and close,
+    // resetting the connection under our write (a 413 for an upload too
+    // large, say). Its answer is then in our receive queue: read it, as
+    // curl does. Over TLS a failed write ends the session, so not there.
+    const bool peer_gone = send_ec == std::errc::broken_pipe || send_ec == std::errc::connection_reset;
+    if (!peer_gone || c.s.tls) {
+      if (peer_gone && c.reused) throw stale_connection{};
+      x.fail_io("sending the request", send_ec);
+    }
   }
   const auto lim = limits_of(x.o);
   constexpr int max_interim = 16;  // a server sending 1xx forever is refused
@@ -328,6 +335,7 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
       if (end) break;
       if (!c.fill(x, "reading the response head")) {
         if (c.reused && c.buf.empty()) throw stale_connection{};
+        if (send_ec && c.buf.empty()) x.fail_io("sending the request", send_ec);
         throw error(c.buf.empty() ? errc::io : errc::bad_response, x.url,
                     c.buf.empty() ? "connection closed before any response" : "connection closed inside the response head");
       }
@@ -353,7 +361,7 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
     r.reason = std::move(h.reason);
     r.head = std::move(h.head);
     const bool clean_end = read_body(c, x, f, r);
-    return f.reusable && clean_end && c.buf.empty();
+    return f.reusable && clean_end && c.buf.empty() && !send_ec;
   }
 }
 

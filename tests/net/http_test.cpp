@@ -518,6 +518,32 @@ TEST_F(Http, HttpsRefusesBadCertificatesWithTheReason) {
   srv->stop();
 }
 
+TEST_F(Http, EarlyAnswerToAnUploadIsReadAfterTheServerResetsTheConnection) {
+  // The server answers 413 after the head and closes with the body unread:
+  // the kernel resets the connection under the client's write.
+  raw_server srv({"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 7\r\nConnection: close\r\n\r\ntoo big"});
+  http::client c;
+  auto r = c.post(srv.url("/upload"), std::string(8 << 20, 'u'));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body, "too big");
+  EXPECT_EQ(srv.requests, std::vector<std::string>{"POST /upload HTTP/1.1"});
+  // With no answer at all, the failed send is the error.
+  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
+  auto closer = greenring::spawn([&] {
+    tcp_stream s = l.accept();
+    char buf[4096];
+    s.read_some(buf);  // part of the head, then a reset
+  });
+  try {
+    c.post("http://" + l.local().to_string() + "/x", std::string(8 << 20, 'u'));
+    ADD_FAILURE() << "no error";
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::io) << e.what();
+    EXPECT_NE(std::string(e.what()).find("sending the request"), std::string::npos) << e.what();
+  }
+  closer.join();
+}
+
 TEST_F(Http, TlsCarriesMegabytesBothWaysIntact) {
   pki p;
   auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
