@@ -28,7 +28,6 @@
 namespace greenring {
 namespace detail {
 
-constinit thread_local thread_state* tls_state __attribute__((tls_model("initial-exec"))) = nullptr;
 constinit thread_local thread_core* tls_core __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
@@ -75,7 +74,6 @@ thread_state::~thread_state() {
     }
   }
   remove_overflow_altstack(*this);
-  tls_state = nullptr;
   tls_core = nullptr;
   t_state_gone = true;
 }
@@ -83,7 +81,6 @@ thread_state::~thread_state() {
 thread_state* init_thread_state() {
   GREENRING_ASSERT(!t_state_gone, "greenring used on a thread after its runtime was torn down");
   static thread_local thread_state instance;
-  tls_state = &instance;
   tls_core = &instance;
   install_overflow_handler(instance);
   return &instance;
@@ -94,7 +91,7 @@ namespace {
 // Where every greenlet's stack starts; `prev` is the greenlet that switched
 // here first.
 [[noreturn]] void entry(void* prev) noexcept {
-  thread_state& ts = *tls_state;
+  thread_state& ts = *tls_state();
   switch_access::finish(ts, *static_cast<greenlet*>(prev));
   greenlet* self = ts.current;
   for (;;) {
@@ -120,7 +117,7 @@ namespace {
 
 void switch_core::release_dead(greenlet& prev) noexcept {
   if (prev.stack_lo_) {
-    tls_state->stacks.release(prev.stack_lo_, prev.stack_size_);
+    tls_state()->stacks.release(prev.stack_lo_, prev.stack_size_);
     prev.stack_lo_ = nullptr;
   }
   prev.after_death();  // may free prev
@@ -177,7 +174,7 @@ greenlet::~greenlet() {
   if (extras_ && !extras_->locals.empty() && (kind_ == kind::root || state_ != state::active))
     detail::local_access::destroy_all(*this);
   if (kind_ == kind::root || state_ != state::active) return;
-  detail::thread_state* ts = detail::tls_state;
+  detail::thread_state* ts = detail::tls_state();
   GREENRING_ASSERT(ts == home_, "a suspended greenlet was destroyed on another thread");
   GREENRING_ASSERT(ts->current != this, "a greenlet cannot destroy itself while it runs");
   parent_ = ts->current;

@@ -54,7 +54,7 @@ namespace {
 
 // Runs in the child, on the thread that called fork(): the only thread there.
 void on_fork_child() noexcept {
-  if (thread_state* ts = tls_state; ts && ts->hub_) ts->hub_->after_fork();
+  if (thread_state* ts = tls_state(); ts && ts->hub_) ts->hub_->after_fork();
   forget_global_pool_after_fork();
 }
 

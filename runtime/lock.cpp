@@ -46,7 +46,7 @@ void semaphore::release() {
 }
 
 bool rlock::owned() const noexcept {
-  detail::thread_state* ts = detail::tls_state;
+  detail::thread_state* ts = detail::tls_state();
   return ts && owner_ == ts->current;
 }
 
@@ -63,7 +63,7 @@ bool rlock::acquire(duration timeout) {
 }
 
 bool rlock::try_acquire() noexcept {
-  greenlet* me = detail::tls_state ? detail::tls_state->current : nullptr;
+  greenlet* me = detail::tls_state() ? detail::tls_state()->current : nullptr;
   if (me && owner_ == me) {
     ++depth_;
     return true;

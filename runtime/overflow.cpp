@@ -46,7 +46,7 @@ void reset_to_default() noexcept {
 }
 
 void on_segv(int sig, siginfo_t* info, void* uctx) noexcept {
-  thread_state* ts = tls_state;
+  thread_state* ts = tls_state();
   greenlet* g = ts ? ts->current : nullptr;
   const char* addr = static_cast<const char*>(info->si_addr);
   const char* lo = g ? switch_access::stack_lo(*g) : nullptr;

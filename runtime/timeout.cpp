@@ -78,7 +78,7 @@ void yield() {
 
 runtime_stats stats() {
   runtime_stats s;
-  detail::thread_state* ts = detail::tls_state;
+  detail::thread_state* ts = detail::tls_state();
   if (!ts) return s;
   s.stacks_in_use = ts->stacks.in_use();
   s.stacks_pooled = ts->stacks.pooled();

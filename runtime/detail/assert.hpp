@@ -14,18 +14,4 @@ namespace greenring::detail {
       ::greenring::detail::fatal(__FILE__, __LINE__, message);         \
   } while (0)
 
-#if defined(__SANITIZE_ADDRESS__)
-#define GREENRING_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GREENRING_ASAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#define GREENRING_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GREENRING_TSAN 1
-#endif
-#endif
+#include <greenring/detail/sanitizer.hpp>  // GREENRING_ASAN, GREENRING_TSAN

@@ -53,7 +53,7 @@ class hub {
     thread_state& ts = state();
     return ts.hub_ ? *ts.hub_ : create(ts);
   }
-  static hub* get_if() noexcept { return tls_state ? tls_state->hub_ : nullptr; }
+  static hub* get_if() noexcept { return tls_state() ? tls_state()->hub_ : nullptr; }
 
   thread_state& ts() noexcept { return ts_; }
   greenlet& current() noexcept { return *ts_.current; }

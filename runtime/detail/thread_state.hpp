@@ -11,9 +11,6 @@
 
 #include <greenring/greenlet.hpp>
 
-
-
-
 namespace greenring::detail {
 
 class hub;
@@ -34,13 +31,14 @@ struct thread_state : thread_core {
   void* altstack = nullptr;  // this thread's sigaltstack, when we installed one
 };
 
-// constinit: no dynamic initialisation, so no TLS wrapper call on each access.
-extern constinit thread_local thread_state* tls_state __attribute__((tls_model("initial-exec")));
+/// This thread's state, or nullptr before first use: the same pointer as
+/// tls_core (detail/switch.hpp), seen whole.
+inline thread_state* tls_state() noexcept { return static_cast<thread_state*>(tls_core); }
 
 thread_state* init_thread_state();
 
 inline thread_state& state() {
-  thread_state* s = tls_state;
+  thread_state* s = tls_state();
   if (__builtin_expect(s == nullptr, 0)) s = init_thread_state();
   return *s;
 }
@@ -63,9 +61,7 @@ struct switch_access {
   [[gnu::always_inline]] static inline value resume_value(greenlet& self) {
     return switch_core::resume_value(self);
   }
-  static void check_pending(greenlet& self) {
-    if (__builtin_expect(static_cast<bool>(self.pending_), 0)) switch_core::rethrow_pending(self);
-  }
+  static void check_pending(greenlet& self) { switch_core::check_pending(self); }
 
   /// Switches from the running greenlet to `to`, mapping `to`'s stack first
   /// when it is fresh; a value/exception for `to` must already be stored.

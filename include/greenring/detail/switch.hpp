@@ -5,17 +5,10 @@
 #pragma once
 
 #include <greenring/detail/context.hpp>
+#include <greenring/detail/sanitizer.hpp>
 
 #include <cstdint>
 #include <utility>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define GREENRING_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GREENRING_ASAN 1
-#endif
-#endif
 
 #ifdef GREENRING_ASAN
 #include <sanitizer/common_interface_defs.h>
@@ -86,9 +79,13 @@ struct switch_core {
   static void release_dead(greenlet& prev) noexcept;
   [[noreturn]] static void rethrow_pending(greenlet& self);
 
+  /// Raises what was thrown into the resumed greenlet meanwhile, if anything.
+  static void check_pending(greenlet& self) {
+    if (__builtin_expect(static_cast<bool>(self.pending_), 0)) rethrow_pending(self);
+  }
   /// What the resumed greenlet gets: throws its pending exception, if any.
   [[gnu::always_inline]] static inline value resume_value(greenlet& self) {
-    if (__builtin_expect(static_cast<bool>(self.pending_), 0)) rethrow_pending(self);
+    check_pending(self);
     return std::move(self.inbox_);
   }
 };
