@@ -5,6 +5,17 @@
 // (write_all), `fill` moves what the socket gives into the network side
 // (read_some). WANT_READ / WANT_WRITE therefore become ordinary greenring
 // waits, with the caller's timeout, kill and `timeout` scopes.
+//
+// Full duplex: one task may read while another writes. SSL calls never
+// park, so they cannot interleave; only the byte moves do, and each has a
+// lock. Bytes in the pair's outgoing buffer are consumed only once the
+// socket took them, so two flushes at once would send them twice: a flush
+// waits for the one under way, then sends what is left. A second fill
+// waits for the read under way and lets its caller retry its SSL call on
+// what arrived. Whole write_all calls are serialised too: OpenSSL wants a
+// write it refused with WANT_WRITE retried with the same bytes before any
+// other, and a message stays in one piece on the wire.
+#include <greenring/lock.hpp>
 #include <greenring/tls.hpp>
 
 #include <openssl/bio.h>
@@ -93,6 +104,9 @@ context context::server(const std::string& cert_pem, const std::string& key_pem)
   if (!ctx) fail("SSL_CTX_new");
   c.ctx_ = ctx;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // Client-initiated renegotiation (TLS 1.2) costs the server a handshake
+  // per request of an attacker's: refused, as nginx does.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   bio_ptr cin{BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()))};
   X509* x = PEM_read_bio_X509(cin.b, nullptr, nullptr, nullptr);
   if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
@@ -132,6 +146,9 @@ struct stream::impl {
   BIO* net = nullptr;  // our side of the pair; SSL owns the other
   std::string host;
   bool eof = false;
+  greenring::mutex flush_lock;  // one socket write of the outgoing bytes at a time
+  greenring::mutex fill_lock;   // one socket read into the incoming side at a time
+  greenring::mutex write_lock;  // one write_all at a time
   ~impl() {
     SSL_free(ssl);
     BIO_free(net);
@@ -139,16 +156,27 @@ struct stream::impl {
   // Everything SSL has written goes to the socket, straight from the
   // pair's buffer (consumed only once the socket took it).
   void flush(std::error_code& ec, clk::time_point dl) {
+    if (!take(flush_lock, ec, dl)) return;
+    unlock_on_exit u{flush_lock};
     char* p = nullptr;
     for (int n; (n = BIO_nread0(net, &p)) > 0;) {
-      sock.write_all(const_buffer(p, static_cast<std::size_t>(n)), ec, left(dl));
+      const std::size_t sent = sock.write_all(const_buffer(p, static_cast<std::size_t>(n)), ec, left(dl));
+      // What went out is gone from the pair even when the rest did not:
+      // a later flush must not send it again.
+      BIO_nread(net, &p, static_cast<int>(sent));
       if (ec) return;
-      BIO_nread(net, &p, n);
     }
   }
   // Reads from the socket straight into the pair's free space (committed
   // only once the read completed), as much as it can take.
   void fill(std::error_code& ec, clk::time_point dl) {
+    if (!fill_lock.try_acquire()) {
+      // Another task is reading the socket for this session: once its
+      // bytes are in, the caller's SSL call is worth retrying.
+      if (take(fill_lock, ec, dl)) fill_lock.release();
+      return;
+    }
+    unlock_on_exit u{fill_lock};
     char* p = nullptr;
     const int room = BIO_nwrite0(net, &p);
     if (room <= 0) return;
@@ -160,6 +188,16 @@ struct stream::impl {
       return;
     }
     BIO_nwrite(net, &p, static_cast<int>(n));
+  }
+  struct unlock_on_exit {
+    greenring::mutex& m;
+    ~unlock_on_exit() { m.release(); }
+  };
+  // Takes `m` within the deadline; false (ec = timed_out) when it passed.
+  static bool take(greenring::mutex& m, std::error_code& ec, clk::time_point dl) {
+    if (m.try_acquire() || m.acquire(left(dl))) return true;
+    ec = std::make_error_code(std::errc::timed_out);
+    return false;
   }
   // After an SSL call returned `r`: moves bytes as it asks. Returns true to
   // retry the call, false when done (ec set on failure).
@@ -275,6 +313,8 @@ std::size_t stream::read_some(mutable_buffer buf, std::error_code& ec, duration 
 std::size_t stream::write_all(const_buffer buf, std::error_code& ec, duration timeout) {
   ec.clear();
   const auto dl = deadline_of(timeout);
+  if (!impl::take(p_->write_lock, ec, dl)) return 0;
+  impl::unlock_on_exit u{p_->write_lock};
   std::size_t done = 0;
   const auto* p = static_cast<const char*>(buf.data);
   while (done < buf.size) {

@@ -8,9 +8,11 @@
 // Turning verification off is an explicit option. Failures carry OpenSSL's
 // reason ("certificate verify failed: certificate has expired").
 //
-// Like an SSL object, a stream is used by one task at a time. Bytes move
-// between the socket and the BIO pair's own buffers without a copy and
-// without a buffer on the task's stack.
+// Full duplex, as Go's tls.Conn: one task may read while another writes.
+// Several writers are served one whole write_all after another; several
+// readers each get what arrives next. Bytes move between the socket and
+// the BIO pair's own buffers without a copy and without a buffer on the
+// task's stack.
 #pragma once
 
 #include <greenring/buffer.hpp>
