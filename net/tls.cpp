@@ -30,6 +30,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <mutex>
 
 namespace greenring::tls {
 namespace {
@@ -157,7 +158,7 @@ struct stream::impl {
   // pair's buffer (consumed only once the socket took it).
   void flush(std::error_code& ec, clk::time_point dl) {
     if (!take(flush_lock, ec, dl)) return;
-    unlock_on_exit u{flush_lock};
+    std::lock_guard<greenring::mutex> held(flush_lock, std::adopt_lock);
     char* p = nullptr;
     for (int n; (n = BIO_nread0(net, &p)) > 0;) {
       const std::size_t sent = sock.write_all(const_buffer(p, static_cast<std::size_t>(n)), ec, left(dl));
@@ -176,7 +177,7 @@ struct stream::impl {
       if (take(fill_lock, ec, dl)) fill_lock.release();
       return;
     }
-    unlock_on_exit u{fill_lock};
+    std::lock_guard<greenring::mutex> held(fill_lock, std::adopt_lock);
     char* p = nullptr;
     const int room = BIO_nwrite0(net, &p);
     if (room <= 0) return;
@@ -189,13 +190,9 @@ struct stream::impl {
     }
     BIO_nwrite(net, &p, static_cast<int>(n));
   }
-  struct unlock_on_exit {
-    greenring::mutex& m;
-    ~unlock_on_exit() { m.release(); }
-  };
   // Takes `m` within the deadline; false (ec = timed_out) when it passed.
   static bool take(greenring::mutex& m, std::error_code& ec, clk::time_point dl) {
-    if (m.try_acquire() || m.acquire(left(dl))) return true;
+    if (m.acquire(left(dl))) return true;
     ec = std::make_error_code(std::errc::timed_out);
     return false;
   }
@@ -314,7 +311,7 @@ std::size_t stream::write_all(const_buffer buf, std::error_code& ec, duration ti
   ec.clear();
   const auto dl = deadline_of(timeout);
   if (!impl::take(p_->write_lock, ec, dl)) return 0;
-  impl::unlock_on_exit u{p_->write_lock};
+  std::lock_guard<greenring::mutex> held(p_->write_lock, std::adopt_lock);
   std::size_t done = 0;
   const auto* p = static_cast<const char*>(buf.data);
   while (done < buf.size) {

@@ -544,51 +544,8 @@ TEST_F(Http, EarlyAnswerToAnUploadIsReadAfterTheServerResetsTheConnection) {
   closer.join();
 }
 
-TEST_F(Http, TlsCarriesMegabytesBothWaysIntact) {
-  pki p;
-  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
-  auto sctx = greenring::tls::context::server(cert.cert_pem, cert.key_pem);
-  greenring::tls::client_options co;
-  co.ca_pem = {p.ca.cert_pem};
-  auto cctx = greenring::tls::context::client(co);
-  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
-  const std::string data = pattern(6 << 20);
-  // The server echoes everything back in pieces of odd sizes.
-  auto srv = greenring::spawn([&] {
-    auto t = greenring::tls::stream::accept(l.accept(), sctx, 5s);
-    std::vector<char> buf(7777);
-    std::size_t total = 0;
-    std::error_code ec;
-    while (std::size_t n = t.read_some(greenring::mutable_buffer(buf.data(), buf.size()), ec, 10s)) {
-      t.write_all(greenring::const_buffer(buf.data(), n));
-      total += n;
-    }
-    t.shutdown();
-    return total;
-  });
-  auto t = greenring::tls::stream::connect(greenring::tcp_stream::connect(l.local()), cctx, "localhost", 5s);
-  // One task alternates: a piece out, what has come back in (the next test
-  // does both at once from two tasks).
-  std::string back;
-  std::vector<char> buf(65536);
-  std::error_code ec;
-  for (std::size_t off = 0; off < data.size(); off += 50000) {
-    t.write_all(greenring::const_buffer(data.data() + off, std::min<std::size_t>(50000, data.size() - off)));
-    while (back.size() < std::min(data.size(), off + 50000)) {
-      std::size_t n = t.read_some(greenring::mutable_buffer(buf.data(), buf.size()), ec, 10s);
-      ASSERT_FALSE(ec) << ec.message();
-      ASSERT_GT(n, 0u);
-      back.append(buf.data(), n);
-    }
-  }
-  t.shutdown();
-  EXPECT_EQ(srv.get(), data.size());
-  EXPECT_EQ(back.size(), data.size());
-  EXPECT_TRUE(back == data);
-}
-
-// A TLS server on a fresh listener for the full-duplex tests: `serve`
-// runs in a task on the accepted stream.
+// A listener, a test CA's server certificate and both contexts: connect()
+// and accept() give the two ends of a verified TLS connection.
 struct tls_pair {
   pki p;
   greenring::tls::certificate cert = p.leaf({"localhost"}, {"127.0.0.1"});
@@ -615,6 +572,49 @@ std::string read_to_end(greenring::tls::stream& t) {
   return got;
 }
 
+// Echoes in pieces of odd sizes until the peer's close_notify, then says
+// goodbye; the bytes echoed.
+std::size_t echo_until_close(greenring::tls::stream& t) {
+  std::vector<char> buf(7777);
+  std::size_t total = 0;
+  std::error_code ec;
+  while (std::size_t n = t.read_some(greenring::mutable_buffer(buf.data(), buf.size()), ec, 10s)) {
+    t.write_all(greenring::const_buffer(buf.data(), n));
+    total += n;
+  }
+  EXPECT_FALSE(ec) << ec.message();
+  t.shutdown();
+  return total;
+}
+
+TEST_F(Http, TlsCarriesMegabytesBothWaysIntact) {
+  tls_pair tp;
+  const std::string data = pattern(6 << 20);
+  auto srv = greenring::spawn([&] {
+    auto t = tp.accept();
+    return echo_until_close(t);
+  });
+  auto t = tp.connect();
+  // One task alternates: a piece out, what has come back in (the next test
+  // does both at once from two tasks).
+  std::string back;
+  std::vector<char> buf(65536);
+  std::error_code ec;
+  for (std::size_t off = 0; off < data.size(); off += 50000) {
+    t.write_all(greenring::const_buffer(data.data() + off, std::min<std::size_t>(50000, data.size() - off)));
+    while (back.size() < std::min(data.size(), off + 50000)) {
+      std::size_t n = t.read_some(greenring::mutable_buffer(buf.data(), buf.size()), ec, 10s);
+      ASSERT_FALSE(ec) << ec.message();
+      ASSERT_GT(n, 0u);
+      back.append(buf.data(), n);
+    }
+  }
+  t.shutdown();
+  EXPECT_EQ(srv.get(), data.size());
+  EXPECT_EQ(back.size(), data.size());
+  EXPECT_TRUE(back == data);
+}
+
 TEST_F(Http, TlsStreamReadByOneTaskWhileAnotherWrites) {
   // Before full duplex, the reader's flush sent the bytes the parked
   // writer had not yet consumed a second time, and the server's record
@@ -622,12 +622,7 @@ TEST_F(Http, TlsStreamReadByOneTaskWhileAnotherWrites) {
   tls_pair tp;
   auto echo = greenring::spawn([&] {
     auto t = tp.accept();
-    std::vector<char> buf(7777);
-    std::error_code ec;
-    while (std::size_t n = t.read_some(greenring::mutable_buffer(buf.data(), buf.size()), ec, 10s))
-      t.write_all(greenring::const_buffer(buf.data(), n));
-    EXPECT_FALSE(ec) << ec.message();
-    t.shutdown();
+    return echo_until_close(t);
   });
   auto t = tp.connect();
   const std::string data = pattern(4 << 20);
@@ -646,7 +641,7 @@ TEST_F(Http, TlsStreamReadByOneTaskWhileAnotherWrites) {
   }
   writer.get();
   t.shutdown();
-  echo.get();
+  EXPECT_EQ(echo.get(), data.size());
   EXPECT_EQ(back.size(), data.size());
   EXPECT_TRUE(back == data);
 }
