@@ -64,6 +64,22 @@ duration left_until(clock::time_point dl) noexcept {
   return left.count() > 0 ? left : duration::zero();
 }
 
+// What sock_op does off its fast path lives in these, out of line, so that
+// a task parked in a request keeps a small frame: a thousand tasks waiting
+// each touch one stack page, not two.
+[[gnu::noinline, gnu::cold]] void name_timeout(timeout_error& e, const char* what, const detail::socket_core& c) {
+  if (e.where.empty()) e.where = std::string("timeout: ") + what + " " + c.peer.to_string();
+}
+
+// After a CQE of -EAGAIN: waits until `events` are ready; -ETIMEDOUT when
+// the deadline passed first.
+[[gnu::noinline]] int wait_ready(detail::hub& h, detail::socket_core& c, const char* what, clock::time_point deadline,
+                                 short events) {
+  detail::io_op p(h, c.fd, &c.counter);
+  io_uring_prep_poll_add(p.sqe(deadline), c.fd, static_cast<unsigned>(events));
+  return p.wait(what);
+}
+
 // Runs one request on `c`'s fd, prepared by prep(sqe); see the invariants.
 // `retry_events`: POLLIN/POLLOUT to wait for before retrying after a CQE
 // -EAGAIN/-EINTR; 0 for requests that must not be repeated (connect).
@@ -80,7 +96,7 @@ int sock_op(detail::socket_core& c, const char* what, clock::time_point deadline
       r = op.wait(what);
     } catch (timeout_error& e) {
       if (op.result() > 0) c.broken = true;
-      if (e.where.empty()) e.where = std::string("timeout: ") + what + " " + c.peer.to_string();
+      name_timeout(e, what, c);
       throw;
     } catch (...) {
       if (op.result() > 0) c.broken = true;
@@ -88,12 +104,7 @@ int sock_op(detail::socket_core& c, const char* what, clock::time_point deadline
     }
     if (r < 0 && (c.closing || c.fd < 0)) return res_closed;
     if (retry_events && (r == -EINTR || r == -EAGAIN)) {
-      if (r == -EAGAIN) {
-        detail::io_op p(h, c.fd, &c.counter);
-        io_uring_prep_poll_add(p.sqe(deadline), c.fd, static_cast<unsigned>(retry_events));
-        int pr = p.wait(what);
-        if (pr == -ETIMEDOUT) return pr;
-      }
+      if (r == -EAGAIN && wait_ready(h, c, what, deadline, retry_events) == -ETIMEDOUT) return -ETIMEDOUT;
       continue;
     }
     return r;
@@ -265,6 +276,26 @@ void tcp_stream::wait_readable(std::error_code& ec, duration timeout) {
   bytes_or(r, ec);
 }
 
+std::size_t tcp_stream::try_read_some(mutable_buffer buf, std::error_code& ec) noexcept {
+  ec.clear();
+  if (core_.fd < 0 || core_.closing) {
+    ec = to_ec(res_closed);
+    return 0;
+  }
+  if (core_.broken) {
+    ec = to_ec(res_broken);
+    return 0;
+  }
+  for (;;) {
+    ssize_t n = ::recv(core_.fd, buf.data, buf.size, MSG_DONTWAIT);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    ec = (errno == EAGAIN || errno == EWOULDBLOCK) ? std::make_error_code(std::errc::operation_would_block)
+                                                   : std::error_code(errno, std::system_category());
+    return 0;
+  }
+}
+
 void tcp_stream::wait_readable(duration timeout) {
   std::error_code ec;
   wait_readable(ec, timeout);
@@ -341,7 +372,8 @@ void tcp_stream::write_all(const_buffer buf, duration timeout) {
 
 std::size_t tcp_stream::write_all(std::span<const const_buffer> bufs, std::error_code& ec, duration timeout) {
   const auto dl = deadline_of(timeout);
-  constexpr std::size_t max_iov = 64;
+  // Bounded for the task's stack (see sock_op); more pieces take more calls.
+  constexpr std::size_t max_iov = 16;
   std::size_t sent = 0;
   std::size_t i = 0, off = 0;  // position: buffer i, byte off
   ec.clear();

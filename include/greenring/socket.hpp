@@ -100,6 +100,15 @@ class tcp_stream {
   /// receive buffer while they do. gevent's wait_read.
   void wait_readable(duration timeout = forever);
   void wait_readable(std::error_code& ec, duration timeout = forever);
+  /// Reads what has already arrived without waiting and without leaving
+  /// the task (one recv(2) with MSG_DONTWAIT): returns 0 with
+  /// std::errc::operation_would_block in `ec` when nothing has, 0 with no
+  /// error at end of stream. With wait_readable, the readiness style of
+  /// gevent or Go: a buffer is taken only once the bytes are there and
+  /// released before the task next waits, so that a thousand connections
+  /// woken at once never hold a thousand buffers. (read_some goes through
+  /// the ring and holds its buffer until the hub's next turn.)
+  std::size_t try_read_some(mutable_buffer buf, std::error_code& ec) noexcept;
   /// Fills `buf` completely. EOF first is io_errc::end_of_stream; the
   /// error_code form returns the bytes read before it.
   void read_exact(mutable_buffer buf, duration timeout = forever);

@@ -25,6 +25,12 @@ class byte_buffer {
     if (start_ == end_) start_ = end_ = 0;
   }
   void clear() noexcept { start_ = end_ = 0; }
+  /// Frees the block when no data is left in it.
+  void release() noexcept {
+    if (!empty()) return;
+    p_.reset();
+    cap_ = start_ = end_ = 0;
+  }
   /// Room for at least `n` more bytes after the data: the data moves to
   /// the front, or to a block twice as large, when it must.
   mutable_buffer prepare(std::size_t n) {

@@ -120,19 +120,45 @@ struct conn {
   detail::byte_buffer buf;
   bool reused = false;
   bool unclean_eof = false;  // TLS: the peer closed without close_notify
+  // The last read took less than it had room for: the socket is probably
+  // drained, and the next read would wait (true before the first read).
+  bool drained = true;
 
-  // Reads more into buf; returns false at EOF. The first time (before the
-  // response head, buf not allocated yet) it waits for the bytes first:
-  // a thousand requests waiting on slow servers then hold no receive
-  // buffers, only those with data in hand do (TLS keeps its own).
+  // Reads what has arrived into get()'s buffer; 0 at EOF. Without TLS a
+  // drained socket is first waited on with no buffer held (release() runs
+  // before that wait), then read with a plain non-blocking recv that never
+  // leaves the task: a buffer is taken only once its bytes are there and is
+  // done with before the task next waits, so a thousand requests woken at
+  // once never hold a thousand buffers. TLS reads through its own buffers.
+  template <class Get, class Release>
+  std::size_t read_ready(exchange_ctx& x, std::error_code& ec, Get get, Release release) {
+    if (s.tls) return s.tls->read_some(get(), ec, x.read_timeout());
+    for (;;) {
+      if (drained) {
+        release();
+        s.tcp.wait_readable(ec, x.read_timeout());
+        if (ec) return 0;
+      }
+      const mutable_buffer b = get();
+      const std::size_t n = s.tcp.try_read_some(b, ec);
+      if (ec == std::errc::operation_would_block) {  // another reader took them
+        ec.clear();
+        drained = true;
+        continue;
+      }
+      drained = n < b.size;
+      return n;
+    }
+  }
+
+  // Reads more into buf; returns false at EOF.
   bool fill(exchange_ctx& x, const char* what) {
-    // Straight into buf, 4 KiB at a time: heads are small and bodies of
-    // known length bypass buf (read_body), so neither the task's stack nor
-    // the buffer grows much per connection.
+    // Into buf, 4 KiB at a time: heads are small and bodies of known length
+    // bypass buf (read_body), so neither the task's stack nor the buffer
+    // grows much per connection.
     std::error_code ec;
-    if (buf.capacity() == 0 && !s.tls) s.tcp.wait_readable(ec, x.read_timeout());
-    std::size_t n = 0;
-    if (!ec) n = s.read_some(buf.prepare(4096), ec, x.read_timeout());
+    const std::size_t n = read_ready(
+        x, ec, [this] { return buf.prepare(4096); }, [this] { buf.release(); });
     if (!ec) buf.commit(n);
     if (ec) {
       if (ec == std::errc::connection_reset) return false;
@@ -239,14 +265,20 @@ bool read_body(conn& c, exchange_ctx& x, const detail::framing& f, response& r) 
         std::error_code ec;
         std::size_t n;
         if (!direct) {
-          if (!tmp) tmp = std::make_unique<char[]>(tmp_size);
-          n = c.s.read_some(mutable_buffer(tmp.get(), static_cast<std::size_t>(std::min<std::uint64_t>(left, tmp_size))), ec,
-                            x.read_timeout());
+          const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, tmp_size));
+          n = c.read_ready(
+              x, ec,
+              [&] {
+                if (!tmp) tmp = std::make_unique_for_overwrite<char[]>(tmp_size);
+                return mutable_buffer(tmp.get(), want);
+              },
+              [&] { tmp.reset(); });
           if (!ec && n > 0) sink(tmp.get(), n);
         } else {
           if (filled == r.body.size())
             r.body.resize(filled + static_cast<std::size_t>(std::min<std::uint64_t>(left, std::max<std::size_t>(filled, 64 * 1024))));
-          n = c.s.read_some(mutable_buffer(r.body.data() + filled, r.body.size() - filled), ec, x.read_timeout());
+          n = c.read_ready(
+              x, ec, [&] { return mutable_buffer(r.body.data() + filled, r.body.size() - filled); }, [] {});
           if (!ec) {
             filled += n;
             r.body_bytes += n;
@@ -425,6 +457,62 @@ struct counted_conn : conn {
   }
 };
 
+// The cold parts of client::send, out of line so that its frame, which every
+// request's task keeps while it waits, stays small (see sock_op).
+
+// Connects `c` to `u` (and starts TLS for https), counted in the pool.
+[[gnu::noinline]] void open_connection(detail::pool_state& pool, const options& o, lease& l, const url& u,
+                                       exchange_ctx& x, counted_conn& c) {
+  if (x.time_left() <= duration::zero()) throw error(errc::timeout, x.url, "total timeout exceeded before connecting");
+  l.before_open(o);
+  std::error_code ec;
+  c.s.tcp = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(o.connect_timeout, x.time_left()));
+  if (ec) {
+    if (ec == std::errc::timed_out) throw error(errc::timeout, x.url, "connect timed out");
+    throw error(errc::connect_failed, x.url, "connect to " + u.authority() + ": " + ec.message());
+  }
+  ++pool.made;
+  ++pool.open;
+  c.counted = true;
+  if (u.scheme != "https") return;
+  if (!pool.tls_ctx) {
+    tls::client_options t;
+    t.verify = !o.insecure;
+    t.ca_pem = o.ca_pem;
+    pool.tls_ctx = std::make_unique<tls::context>(tls::context::client(t));
+  }
+  try {
+    c.s.tls = std::make_unique<tls::stream>(
+        tls::stream::connect(std::move(c.s.tcp), *pool.tls_ctx, u.host, std::min<duration>(o.tls_handshake_timeout, x.time_left())));
+  } catch (const tls::error& e) {
+    throw error(errc::tls, x.url, e.what());
+  } catch (const std::system_error& e) {
+    if (e.code() == std::errc::timed_out) throw error(errc::timeout, x.url, "TLS handshake timed out");
+    throw error(errc::tls, x.url, e.what());
+  }
+}
+
+// The redirect `r` asks for: its target, with the method, body and headers
+// adjusted for it.
+[[gnu::noinline]] url next_hop(const options& o, const exchange_ctx& x, const url& u, const response& r, int hop,
+                               const std::string& origin, std::string& method, std::string& body, headers& base) {
+  const std::string* loc = r.header("Location");
+  if (!loc || loc->empty()) throw error(errc::bad_redirect, x.url, "redirect without a Location");
+  if (hop + 1 > o.max_redirects)
+    throw error(errc::too_many_redirects, x.url, "more than " + std::to_string(o.max_redirects) + " redirects");
+  url next = u.resolve(*loc);
+  if (r.status == 303 || ((r.status == 301 || r.status == 302) && method == "POST")) {
+    method = method == "HEAD" ? "HEAD" : "GET";
+    body.clear();
+    std::erase_if(base, [](const header& h) { return detail::iequals(h.name, "Content-Type"); });
+  }
+  if (pool_key(next) != origin)  // another scheme, host or port (curl's CVE-2022-27776)
+    std::erase_if(base, [](const header& h) {
+      return detail::iequals(h.name, "Authorization") || detail::iequals(h.name, "Cookie");
+    });
+  return next;
+}
+
 }  // namespace
 
 client::client(options opts) : opts_(std::move(opts)), pool_(std::make_unique<detail::pool_state>()) {}
@@ -497,34 +585,7 @@ response client::send(std::string_view method_in, std::string_view url_text, std
         --pool_->idle_count;
         c.counted = c.reused = true;
       } else {
-        if (x.time_left() <= duration::zero()) throw error(errc::timeout, x.url, "total timeout exceeded before connecting");
-        l.before_open(opts_);
-        std::error_code ec;
-        c.s.tcp = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(opts_.connect_timeout, x.time_left()));
-        if (ec) {
-          if (ec == std::errc::timed_out) throw error(errc::timeout, x.url, "connect timed out");
-          throw error(errc::connect_failed, x.url, "connect to " + u.authority() + ": " + ec.message());
-        }
-        ++pool_->made;
-        ++pool_->open;
-        c.counted = true;
-        if (u.scheme == "https") {
-          if (!pool_->tls_ctx) {
-            tls::client_options t;
-            t.verify = !opts_.insecure;
-            t.ca_pem = opts_.ca_pem;
-            pool_->tls_ctx = std::make_unique<tls::context>(tls::context::client(t));
-          }
-          try {
-            c.s.tls = std::make_unique<tls::stream>(tls::stream::connect(
-                std::move(c.s.tcp), *pool_->tls_ctx, u.host, std::min<duration>(opts_.tls_handshake_timeout, x.time_left())));
-          } catch (const tls::error& e) {
-            throw error(errc::tls, x.url, e.what());
-          } catch (const std::system_error& e) {
-            if (e.code() == std::errc::timed_out) throw error(errc::timeout, x.url, "TLS handshake timed out");
-            throw error(errc::tls, x.url, e.what());
-          }
-        }
+        open_connection(*pool_, opts_, l, u, x, c);
       }
       bool reusable;
       try {
@@ -540,21 +601,7 @@ response client::send(std::string_view method_in, std::string_view url_text, std
       break;
     }
     if (!opts_.follow_redirects || !is_redirect(r.status)) return r;
-    const std::string* loc = r.header("Location");
-    if (!loc || loc->empty()) throw error(errc::bad_redirect, x.url, "redirect without a Location");
-    if (hop + 1 > opts_.max_redirects)
-      throw error(errc::too_many_redirects, x.url, "more than " + std::to_string(opts_.max_redirects) + " redirects");
-    url next = u.resolve(*loc);
-    if (r.status == 303 || ((r.status == 301 || r.status == 302) && method == "POST")) {
-      method = method == "HEAD" ? "HEAD" : "GET";
-      body.clear();
-      std::erase_if(base, [](const header& h) { return detail::iequals(h.name, "Content-Type"); });
-    }
-    if (pool_key(next) != origin)  // another scheme, host or port (curl's CVE-2022-27776)
-      std::erase_if(base, [](const header& h) {
-        return detail::iequals(h.name, "Authorization") || detail::iequals(h.name, "Cookie");
-      });
-    u = std::move(next);
+    u = next_hop(opts_, x, u, r, hop, origin, method, body, base);
   }
 }
 

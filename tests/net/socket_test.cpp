@@ -190,6 +190,42 @@ void reset_close(tcp_stream& s) {
   s.close();
 }
 
+TEST_F(Socket, TryReadSomeTakesWhatHasArrivedWithoutWaiting) {
+  auto l = tcp_listener::bind(loopback4());
+  tcp_stream c = tcp_stream::connect(l.local());
+  tcp_stream s = l.accept();
+  std::error_code ec;
+  char buf[8];
+  EXPECT_EQ(c.try_read_some(buf, ec), 0u);
+  EXPECT_EQ(ec, std::errc::operation_would_block) << "nothing was sent";
+  s.write_all("hello world");
+  c.wait_readable(5s);
+  EXPECT_EQ(c.try_read_some(buf, ec), sizeof buf) << ec.message();
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(std::string(buf, sizeof buf), "hello wo");
+  EXPECT_EQ(c.try_read_some(buf, ec), 3u) << "the rest, short";
+  EXPECT_EQ(std::string(buf, 3), "rld");
+  s.close();
+  c.wait_readable(5s);
+  EXPECT_EQ(c.try_read_some(buf, ec), 0u);
+  EXPECT_FALSE(ec) << "end of stream is 0 bytes and no error, as for read_some: " << ec.message();
+  c.close();
+  EXPECT_EQ(c.try_read_some(buf, ec), 0u);
+  EXPECT_EQ(ec, greenring::io_errc::closed);
+}
+
+TEST_F(Socket, TryReadSomeReportsAReset) {
+  auto l = tcp_listener::bind(loopback4());
+  tcp_stream c = tcp_stream::connect(l.local());
+  tcp_stream s = l.accept();
+  reset_close(s);
+  c.wait_readable(5s);
+  std::error_code ec;
+  char buf[8];
+  EXPECT_EQ(c.try_read_some(buf, ec), 0u);
+  EXPECT_EQ(ec, std::errc::connection_reset) << ec.message();
+}
+
 TEST_F(Socket, ReadOnResetPeerIsAnError) {
   auto l = tcp_listener::bind(loopback4());
   tcp_stream c = tcp_stream::connect(l.local());
