@@ -18,9 +18,11 @@
 #include <greenring/lock.hpp>
 #include <greenring/resolver.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -457,6 +459,35 @@ struct counted_conn : conn {
   }
 };
 
+// Whether an idle keep-alive connection can carry the next request: only
+// when nothing arrived on it while it sat in the pool. An EOF or a reset
+// means the server closed it; bytes mean a response nobody asked for (Go's
+// "unsolicited response on idle HTTP channel"), which would otherwise be
+// read as the answer to the next request. Under TLS, bytes may be records
+// for the TLS layer (a session ticket), so there only the close counts.
+bool idle_usable(detail::transport& t) noexcept {
+  char b;
+  const ssize_t n = ::recv(t.tcp_for_close().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+  return n > 0 && t.tls;
+}
+
+// Moves the newest usable idle connection into `c` (c.reused then), closing
+// the ones that changed while idle.
+void take_idle(detail::pool_state& pool, std::vector<detail::transport>& idle, counted_conn& c) {
+  while (!idle.empty()) {
+    c.s = std::move(idle.back());
+    idle.pop_back();
+    --pool.idle_count;
+    if (idle_usable(c.s)) {
+      c.counted = c.reused = true;
+      return;
+    }
+    c.s.close();
+    --pool.open;
+  }
+}
+
 // The cold parts of client::send, out of line so that its frame, which every
 // request's task keeps while it waits, stays small (see sock_op).
 
@@ -579,14 +610,8 @@ response client::send(std::string_view method_in, std::string_view url_text, std
     auto& idle = l.h().idle;
     for (int attempt = 0;; ++attempt) {
       counted_conn c(*pool_);
-      if (attempt == 0 && !idle.empty()) {
-        c.s = std::move(idle.back());
-        idle.pop_back();
-        --pool_->idle_count;
-        c.counted = c.reused = true;
-      } else {
-        open_connection(*pool_, opts_, l, u, x, c);
-      }
+      if (attempt == 0) take_idle(*pool_, idle, c);
+      if (!c.reused) open_connection(*pool_, opts_, l, u, x, c);
       bool reusable;
       try {
         reusable = exchange(c, x, method, u, body, base, r);

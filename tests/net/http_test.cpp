@@ -9,6 +9,8 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <zlib.h>
 #include <sys/wait.h>
@@ -185,6 +187,58 @@ TEST_F(Http, StaleKeptAliveConnectionIsRetriedOnAFreshOne) {
   EXPECT_EQ(c.idle_connections(), 1u) << "the response allowed keep-alive";
   EXPECT_EQ(c.get(srv.url()).body, "b") << "the server had closed the pooled connection";
   EXPECT_EQ(srv.connections, 2);
+}
+
+// A server that sends a second response nobody asked for while the
+// connection sits idle in the pool: the next request must not take it for
+// its answer (Go closes such a connection too).
+TEST_F(Http, UnsolicitedBytesOnAnIdleConnectionAreNotTakenForTheNextResponse) {
+  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
+  greenring::event first_read, delivered;
+  int connections = 0;
+  auto server = greenring::spawn([&] {
+    for (;;) {
+      std::error_code ec;
+      tcp_stream s = l.accept(ec);
+      if (ec) return;
+      ++connections;
+      char buf[4096];
+      std::string req;
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        std::size_t n = s.read_some(buf, ec);
+        if (ec || n == 0) break;
+        req.append(buf, n);
+      }
+      if (connections == 1) {
+        s.write_all("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+        first_read.wait(5s);
+        s.write_all("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL");
+        // Acknowledged by the client's kernel: the bytes are in its socket.
+        int unacked = 1;
+        for (int i = 0; i < 5000 && unacked > 0; ++i) {
+          ASSERT_EQ(::ioctl(s.native_handle(), SIOCOUTQ, &unacked), 0);
+          if (unacked > 0) greenring::sleep(1ms);
+        }
+        EXPECT_EQ(unacked, 0);
+        delivered.set();
+        while (s.read_some(buf, ec) > 0 && !ec) {
+        }  // until the client closes it
+      } else {
+        s.write_all("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
+      }
+    }
+  });
+  http::client c;
+  const std::string url = "http://" + l.local().to_string() + "/";
+  EXPECT_EQ(c.get(url).body, "a");
+  EXPECT_EQ(c.idle_connections(), 1u);
+  first_read.set();
+  ASSERT_TRUE(delivered.wait(5s));
+  EXPECT_EQ(c.get(url).body, "b") << "a fresh connection answered";
+  EXPECT_EQ(connections, 2);
+  EXPECT_EQ(c.open_connections(), 1u) << "the tainted connection was closed";
+  l.close();
+  server.kill();
 }
 
 TEST_F(Http, PostSendsTheBody) {
