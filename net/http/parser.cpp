@@ -93,6 +93,11 @@ std::optional<std::uint64_t> parse_length_list(std::string_view v) {
 
 std::size_t find_head_end(std::string_view buf, const limits& l) {
   std::size_t end = buf.find("\r\n\r\n");
+  // A bare LF is refused now (for_each_line would refuse it later), not
+  // after the peer closed or the idle timeout: such a head never ends.
+  const std::size_t scan = end == std::string_view::npos ? buf.size() : end;
+  for (std::size_t lf = buf.find('\n'); lf < scan; lf = buf.find('\n', lf + 1))
+    if (lf == 0 || buf[lf - 1] != '\r') throw parse_error("bare LF in the header block (lines end in CRLF)");
   if (end == std::string_view::npos) {
     if (buf.size() > l.max_bytes) throw parse_error("header block larger than " + std::to_string(l.max_bytes) + " bytes", true);
     // A line already too long is an error now, not after more bytes.

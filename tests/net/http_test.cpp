@@ -383,6 +383,22 @@ TEST_F(Http, HostileResponsesGetSpecificErrors) {
   EXPECT_EQ(fetch_error("HTTP/1.1 200 OK\r\n\r\nhello", small), http::errc::too_large);
 }
 
+// A head with bare LFs never ends in CRLFCRLF: refused when it arrives,
+// not when the server closes or the idle timeout ends the wait.
+TEST_F(Http, BareLfHeadIsRefusedWithoutWaitingForTheServerToClose) {
+  // A second reply to give: the server keeps the connection open.
+  raw_server srv({"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "unused"}, true);
+  http::options o;
+  o.total_timeout = 20s;
+  try {
+    http::get(srv.url(), o);
+    ADD_FAILURE() << "accepted";
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::bad_response) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bare LF"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Http, ContentLengthWithChunkedUsesChunkedAndNeverReuses) {
   raw_server srv({"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"}, true);
   http::client c;
