@@ -389,6 +389,7 @@ class channel {
         } else if (n.woken) {
           --wakened_getters_;
           signal_getter();  // the putter that woke us needs another getter
+          if (!getters_.front()) watchers_.wake_all();  // or a wait() on us
         }
         throw;
       }
@@ -411,10 +412,18 @@ class channel {
     closed_ = true;
     getters_.wake_all();
     putters_.wake_all();
+    watchers_.wake_all();
   }
   bool closed() const noexcept { return closed_; }
   std::size_t getters() const noexcept { return getters_.size(); }
   std::size_t putters() const noexcept { return putters_.size(); }
+  /// True when get() would not wait: a putter waits with an item (and no
+  /// getter woken before us will take it), or the channel is closed.
+  bool ready() const noexcept {
+    return !returned_.empty() || (putters_.front() && wakened_getters_ == 0) || closed_;
+  }
+  /// Woken when ready() may have become true (for greenring::wait).
+  detail::wait_list& watchers() noexcept { return watchers_; }
 
  private:
   // A getter's landing place for an item handed over directly.
@@ -435,6 +444,7 @@ class channel {
     detail::wait_node n;
     n.data = item;
     signal_getter();
+    watchers_.wake_all();  // a wait() on the channel: an item is offered
     try {
       putters_.park(n, detail::deadline_in(timeout), "channel.put");
     } catch (...) {
@@ -466,6 +476,7 @@ class channel {
       return;
     }
     returned_.push_front(std::move(item));
+    watchers_.wake_all();
   }
   void signal_getter() noexcept {
     if (getters_.front()) {
@@ -473,7 +484,7 @@ class channel {
       getters_.wake_one();
     }
   }
-  detail::wait_list getters_, putters_;
+  detail::wait_list getters_, putters_, watchers_;
   std::deque<T> returned_;  // given back by killed getters; empty but for that
   std::size_t wakened_getters_ = 0;
   bool closed_ = false;

@@ -5,7 +5,8 @@
 //   auto ready = greenring::wait({stop, t}, 1);   // whichever comes first
 //
 // Anything below converts to a `waitable`: an event, an async_result, a
-// task handle, a queue or channel-like queue (ready = an item can be got).
+// task handle, a queue or a channel (ready = get() would not wait: an item
+// is there, or it is closed).
 #pragma once
 
 #include <greenring/detail/duration.hpp>
@@ -29,9 +30,19 @@ class waitable {
   template <class T>
   waitable(async_result<T>& r) noexcept  // NOLINT
       : obj_(&r), list_(&r.watchers()), ready_([](const void* o) { return static_cast<const async_result<T>*>(o)->ready(); }) {}
+  /// Ready when get() would not wait: an item is there, or the queue is
+  /// closed (get() then throws queue_closed at once).
   template <class T, class S>
   waitable(basic_queue<T, S>& q) noexcept  // NOLINT
-      : obj_(&q), list_(&q.watchers()), ready_([](const void* o) { return !static_cast<const basic_queue<T, S>*>(o)->empty(); }) {}
+      : obj_(&q), list_(&q.watchers()), ready_([](const void* o) {
+          const auto* q = static_cast<const basic_queue<T, S>*>(o);
+          return !q->empty() || q->closed();
+        }) {}
+  /// Ready when get() would not wait: a putter is waiting with an item, or
+  /// the channel is closed (Go's receive case in a select).
+  template <class T>
+  waitable(channel<T>& c) noexcept  // NOLINT
+      : obj_(&c), list_(&c.watchers()), ready_([](const void* o) { return static_cast<const channel<T>*>(o)->ready(); }) {}
   waitable(const any_task& t) noexcept : obj_(&t), task_(true) {}  // NOLINT
 
   /// True when waiting on it would not block.

@@ -402,6 +402,65 @@ TEST_F(Sync, WaitReturnsAsSoonAsEnoughAreReady) {
   EXPECT_EQ(greenring::wait({e, r, q, t}).size(), 4u);
 }
 
+TEST_F(Sync, WaitOnAQueueEndsWhenItIsClosed) {
+  greenring::queue<int> q;
+  greenring::event never;
+  auto waiter = spawn([&] { return greenring::wait({never, q}, 1, 5s); });
+  greenring::sleep(0);
+  EXPECT_FALSE(waiter.ready()) << "an open, empty queue is not ready";
+  q.close();
+  EXPECT_EQ(waiter.get(), std::vector<std::size_t>{1}) << "get() would not wait now: it throws queue_closed";
+  EXPECT_THROW(q.get(), greenring::queue_closed);
+}
+
+// Go's select over receive cases: wait on channels, then get from the
+// ready one.
+TEST_F(Sync, WaitOnChannelsIsReadyWhenAPutterWaitsOrItIsClosed) {
+  greenring::channel<int> a, b;
+  greenring::event never;
+  EXPECT_FALSE(a.ready());
+  auto selector = spawn([&] {
+    std::vector<int> got;
+    for (int round = 0; round < 2; ++round) {
+      std::size_t i = greenring::wait_any({a, b, never}, 5s);
+      if (i > 1) break;
+      got.push_back(i == 0 ? a.get() : b.get());
+    }
+    return got;
+  });
+  greenring::sleep(0);
+  EXPECT_FALSE(selector.ready());
+  auto pb = spawn([&] { b.put(7); });
+  auto pa = spawn([&] { a.put(3); });
+  // Both putters wait by the time the selector runs: wait_any gives the
+  // lowest ready index first, then the other.
+  EXPECT_EQ(selector.get(), (std::vector<int>{3, 7}));
+  pa.join();
+  pb.join();
+  EXPECT_FALSE(b.ready());
+  auto closed_wait = spawn([&] { return greenring::wait_any({never, b}, 5s); });
+  greenring::sleep(0);
+  EXPECT_FALSE(closed_wait.ready());
+  b.close();
+  EXPECT_EQ(closed_wait.get(), 1u);
+  EXPECT_THROW(b.get(), greenring::queue_closed);
+}
+
+// A getter woken for a putter's item is killed before it runs: the item
+// goes to whoever waits on the channel next, a wait() included.
+TEST_F(Sync, WaitOnAChannelSeesAnItemAKilledGetterLeftBehind) {
+  greenring::channel<int> ch;
+  auto getter = spawn([&] { return ch.get(); });
+  greenring::sleep(0);
+  auto putter = spawn([&] { ch.put(42); });
+  greenring::sleep(0);  // the item is handed to the getter, which has not run yet
+  getter.kill();
+  auto watcher = spawn([&] { return greenring::wait_any({ch}, 5s); });
+  EXPECT_EQ(watcher.get(), 0u);
+  EXPECT_EQ(ch.get(), 42);
+  putter.join();
+}
+
 // ---- groups and pools ----
 
 TEST_F(Sync, GroupTracksMembersUntilTheyFinish) {
