@@ -204,7 +204,9 @@ struct reply {
 struct server_options {
   std::string tls_cert_pem, tls_key_pem;       // both set: serve https
   duration delay = duration::zero();           // before each response (simulated latency)
-  duration idle_timeout = std::chrono::seconds(60);
+  duration idle_timeout = std::chrono::seconds(60);  // each read, and between requests
+  /// From a request's first byte to the end of its head; then 408 and close.
+  duration header_timeout = std::chrono::seconds(30);
   std::size_t max_request_head = 16 * 1024;
   std::size_t max_request_body = 1 << 20;
 };

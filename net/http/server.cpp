@@ -99,9 +99,21 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
   bool busy = false;
   // Reads straight into buf, a few KiB at a time (no big stack buffer: a
   // thousand idle connections would each keep its pages).
-  auto more = [&](std::error_code& ec) {
+  // Each read waits at most idle_timeout, and not past `until` (max: no
+  // bound) when given.
+  using clk = std::chrono::steady_clock;
+  auto more = [&](std::error_code& ec, clk::time_point until = clk::time_point::max()) {
+    duration wait = o.idle_timeout;
+    if (until != clk::time_point::max()) {
+      const auto left = until - clk::now();
+      if (left <= duration::zero()) {
+        ec = std::make_error_code(std::errc::timed_out);
+        return std::size_t{0};
+      }
+      wait = std::min<duration>(wait, left);
+    }
     mutable_buffer room = buf.prepare(4096);
-    std::size_t n = s.read_some(room, ec, o.idle_timeout);
+    std::size_t n = s.read_some(room, ec, wait);
     if (ec) return std::size_t{0};
     buf.commit(n);
     return n;
@@ -118,10 +130,20 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
     if (st.stopping) return;
     std::size_t end = 0;
     try {
+      // Once a request has begun, its whole head must arrive within
+      // header_timeout (nginx's client_header_timeout): a client dripping
+      // a byte now and then cannot hold the connection for ever.
+      auto head_deadline = clk::time_point::max();
+      if (!buf.empty()) head_deadline = clk::now() + o.header_timeout;  // pipelined bytes
       while (!(end = detail::find_head_end(buf.view(), lim))) {
         std::error_code ec;
-        std::size_t n = more(ec);
+        std::size_t n = more(ec, head_deadline);
+        if (ec == std::errc::timed_out && head_deadline != clk::time_point::max()) {
+          reject(s, 408, "request head not complete within the header timeout");
+          return;
+        }
         if (ec || n == 0) return;  // idle, closed or reset: nothing to answer
+        if (head_deadline == clk::time_point::max()) head_deadline = clk::now() + o.header_timeout;
         busy = true;
       }
     } catch (const detail::parse_error& e) {

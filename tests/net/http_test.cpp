@@ -804,6 +804,35 @@ TEST_F(Http, ServerAnswersBadRequestsAndHonoursConnectionClose) {
   srv.stop();
 }
 
+// Slowloris: a client that starts a request and then drips its head a byte
+// at a time (each byte well within the idle timeout) gets a 408 once the
+// header timeout has passed, and the connection is closed.
+TEST_F(Http, ServerCutsOffARequestHeadThatDripsPastTheHeaderTimeout) {
+  http::server_options o;
+  o.idle_timeout = 30s;
+  o.header_timeout = 200ms;
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "x"}; }, o);
+  srv.start();
+  tcp_stream s = tcp_stream::connect(srv.local());
+  std::string out;
+  auto reader = greenring::spawn([&] {
+    char buf[4096];
+    std::error_code ec;
+    while (std::size_t n = s.read_some(buf, ec, 10s)) out.append(buf, n);
+  });
+  const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-Padding: " + std::string(400, 'p');
+  std::error_code ec;
+  for (std::size_t i = 0; i < head.size() && !reader.ready(); ++i) {  // at most 400 x 20 ms
+    s.write_all(greenring::const_buffer(&head[i], 1), ec);
+    if (ec) break;
+    greenring::sleep(20ms);
+  }
+  reader.join();
+  EXPECT_EQ(out.rfind("HTTP/1.1 408 ", 0), 0u) << out;
+  EXPECT_EQ(srv.requests_served(), 0u);
+  srv.stop();
+}
+
 // zlib's deflate with the given window bits: 16+15 gzip, 15 zlib, -15 raw.
 std::string compress(const std::string& in, int window_bits) {
   z_stream z{};
