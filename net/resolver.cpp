@@ -56,6 +56,11 @@ const std::error_category& resolver_category() noexcept {
 }
 
 std::vector<address> resolve(std::string_view host, std::uint16_t port, std::error_code& ec, int family) {
+  return resolve(host, port, ec, family, forever);
+}
+
+std::vector<address> resolve(std::string_view host, std::uint16_t port, std::error_code& ec, int family,
+                             duration timeout) {
   ec.clear();
   std::string h(host);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
@@ -71,7 +76,12 @@ std::vector<address> resolve(std::string_view host, std::uint16_t port, std::err
   } catch (const std::invalid_argument&) {
     // not a literal: ask the C library
   }
-  lookup r = threadpool::global().apply(run_getaddrinfo, std::move(h), port, family);
+  auto job = threadpool::global().submit(run_getaddrinfo, std::move(h), port, family);
+  if (timeout != forever && !job.wait(timeout)) {
+    ec = std::make_error_code(std::errc::timed_out);
+    return {};
+  }
+  lookup r = job.get();
   if (r.gai == EAI_SYSTEM)
     ec = {r.err, std::system_category()};
   else if (r.gai != 0)

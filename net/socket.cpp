@@ -220,7 +220,7 @@ tcp_stream tcp_stream::connect(const address& to, duration timeout) {
 tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, std::error_code& ec, duration timeout) {
   ec.clear();
   const auto dl = deadline_of(timeout);
-  std::vector<address> addrs = resolve(host, port, ec);
+  std::vector<address> addrs = resolve(host, port, ec, AF_UNSPEC, left_until(dl));
   if (ec) return {};
   if (addrs.empty()) {
     ec = std::make_error_code(std::errc::host_unreachable);
@@ -237,7 +237,9 @@ tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, std::e
 tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, duration timeout) {
   std::error_code ec;
   const auto dl = deadline_of(timeout);
-  std::vector<address> addrs = resolve(host, port);  // throws naming the host
+  std::error_code rec;
+  std::vector<address> addrs = resolve(host, port, rec, AF_UNSPEC, left_until(dl));
+  if (rec) throw std::system_error(rec, "resolve " + std::string(host));
   address last;
   for (const address& a : addrs) {
     last = a;

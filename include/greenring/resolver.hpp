@@ -8,6 +8,7 @@
 #pragma once
 
 #include <greenring/address.hpp>
+#include <greenring/detail/duration.hpp>
 
 #include <cstdint>
 #include <string_view>
@@ -27,5 +28,11 @@ std::vector<address> resolve(std::string_view host, std::uint16_t port, int fami
 /// As above; failures go to `ec` (resolver_category(), or errno values).
 std::vector<address> resolve(std::string_view host, std::uint16_t port, std::error_code& ec,
                              int family = AF_UNSPEC);
+/// As above, giving up after `timeout` (std::errc::timed_out in `ec`): a
+/// slow or unreachable DNS server cannot stretch a caller's deadline. The
+/// lookup itself cannot be interrupted; it finishes on its worker thread
+/// and its answer is dropped.
+std::vector<address> resolve(std::string_view host, std::uint16_t port, std::error_code& ec, int family,
+                             duration timeout);
 
 }  // namespace greenring

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <csignal>
 #include <cstring>
@@ -463,6 +464,34 @@ TEST_F(Socket, UdpDatagramsBothWays) {
   std::error_code ec;
   a.receive_from(buf, ec, 10ms);
   EXPECT_EQ(ec, std::errc::timed_out);
+}
+
+// A lookup that does not come back in time (here: every worker of the
+// global pool is busy, as with a DNS server that does not answer) ends at
+// the caller's timeout, and so does connecting by name.
+TEST_F(Socket, ResolverAndConnectByNameGiveUpAtTheirTimeout) {
+  auto& pool = greenring::threadpool::global();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::vector<greenring::pool_result<void>> blockers;
+  for (std::size_t i = 0; i < pool.size(); ++i) blockers.push_back(pool.submit([released] { released.wait(); }));
+  std::error_code ec;
+  EXPECT_TRUE(greenring::resolve("localhost", 80, ec, AF_UNSPEC, 20ms).empty());
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  auto l = tcp_listener::bind(loopback4());
+  tcp_stream c = tcp_stream::connect("localhost", l.local().port(), ec, 20ms);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  try {
+    tcp_stream::connect("localhost", l.local().port(), 20ms);
+    ADD_FAILURE() << "connected";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::timed_out);
+    EXPECT_EQ(std::string(e.what()).rfind("resolve localhost", 0), 0u) << e.what();
+  }
+  release.set_value();
+  for (auto& b : blockers) b.get();
+  EXPECT_FALSE(greenring::resolve("localhost", 80, ec, AF_UNSPEC, 5s).empty()) << ec.message();
+  pool.join();  // the abandoned lookups have finished too
 }
 
 TEST_F(Socket, ResolverFindsLocalhostAndNamesUnknownHosts) {
