@@ -307,6 +307,49 @@ std::size_t stream::read_some(mutable_buffer buf, std::error_code& ec, duration 
   }
 }
 
+std::size_t stream::try_read_some(mutable_buffer buf, std::error_code& ec) {
+  ec.clear();
+  const auto would_block = std::make_error_code(std::errc::operation_would_block);
+  for (;;) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    int r = SSL_read_ex(p_->ssl, buf.data, buf.size, &n);
+    if (r == 1) return n;
+    const int e = SSL_get_error(p_->ssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    if (e != SSL_ERROR_WANT_READ) {
+      ec = p_->eof ? make_error_code(io_errc::end_of_stream)
+                   : (e == SSL_ERROR_WANT_WRITE ? would_block : std::make_error_code(std::errc::protocol_error));
+      return 0;
+    }
+    if (p_->eof) {
+      ec = make_error_code(io_errc::end_of_stream);
+      return 0;
+    }
+    // More ciphertext is needed: take what the socket has now, if nobody
+    // else is reading it.
+    if (!p_->fill_lock.try_acquire()) {
+      ec = would_block;
+      return 0;
+    }
+    std::lock_guard<greenring::mutex> held(p_->fill_lock, std::adopt_lock);
+    char* p = nullptr;
+    const int room = BIO_nwrite0(p_->net, &p);
+    if (room <= 0) {
+      ec = would_block;
+      return 0;
+    }
+    const std::size_t got = p_->sock.try_read_some(mutable_buffer(p, static_cast<std::size_t>(room)), ec);
+    if (ec) return 0;
+    if (got == 0) {
+      p_->eof = true;
+      BIO_shutdown_wr(p_->net);
+      continue;
+    }
+    BIO_nwrite(p_->net, &p, static_cast<int>(got));
+  }
+}
+
 std::size_t stream::write_all(const_buffer buf, std::error_code& ec, duration timeout) {
   ec.clear();
   const auto dl = deadline_of(timeout);

@@ -75,6 +75,11 @@ class stream {
   /// EOF without close_notify is io_errc::end_of_stream (a truncation
   /// attack or a careless peer: the caller decides).
   std::size_t read_some(mutable_buffer buf, std::error_code& ec, duration timeout = forever);
+  /// Decrypted bytes already there, without waiting (tcp_stream's
+  /// try_read_some under TLS): records that carry no data (a session
+  /// ticket, a key update) are processed; std::errc::operation_would_block
+  /// when no data is left to read now; 0 after close_notify.
+  std::size_t try_read_some(mutable_buffer buf, std::error_code& ec);
   std::size_t write_all(const_buffer buf, std::error_code& ec, duration timeout = forever);
   void write_all(const_buffer buf, duration timeout = forever);
   /// Sends close_notify (does not wait for the peer's).

@@ -463,13 +463,22 @@ struct counted_conn : conn {
 // when nothing arrived on it while it sat in the pool. An EOF or a reset
 // means the server closed it; bytes mean a response nobody asked for (Go's
 // "unsolicited response on idle HTTP channel"), which would otherwise be
-// read as the answer to the next request. Under TLS, bytes may be records
-// for the TLS layer (a session ticket), so there only the close counts.
+// read as the answer to the next request. Under TLS the records that came
+// are decrypted first: a session ticket or a key update is fine, data or
+// close_notify is not.
 bool idle_usable(detail::transport& t) noexcept {
   char b;
-  const ssize_t n = ::recv(t.tcp_for_close().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-  return n > 0 && t.tls;
+  if (t.tls) {
+    std::error_code ec;
+    try {
+      t.tls->try_read_some(mutable_buffer(&b, 1), ec);
+    } catch (...) {
+      return false;  // no memory for OpenSSL: a fresh connection then
+    }
+    return ec == std::errc::operation_would_block;
+  }
+  const ssize_t n = ::recv(t.tcp.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 // Moves the newest usable idle connection into `c` (c.reused then), closing

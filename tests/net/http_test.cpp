@@ -762,6 +762,62 @@ TEST_F(Http, TlsWriteAllThatTimedOutCanBeContinuedWithTheRest) {
   EXPECT_TRUE(got == data);
 }
 
+// The same over TLS: an idle connection is still reused after records
+// that carry no data (the session tickets), but not after a response
+// nobody asked for.
+TEST_F(Http, TlsIdleConnectionIsReusedUnlessUnsolicitedDataArrived) {
+  pki p;
+  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
+  auto ctx = greenring::tls::context::server(cert.cert_pem, cert.key_pem);
+  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
+  greenring::event second_read, delivered;
+  int connections = 0;
+  auto server = greenring::spawn([&] {
+    for (;;) {
+      std::error_code ec;
+      tcp_stream raw = l.accept(ec);
+      if (ec) return;
+      const int id = ++connections;
+      auto t = greenring::tls::stream::accept(std::move(raw), ctx, 5s);
+      for (int req = 1;; ++req) {
+        char buf[4096];
+        std::string in;
+        while (in.find("\r\n\r\n") == std::string::npos) {
+          std::size_t n = t.read_some(buf, ec, 5s);
+          if (ec || n == 0) break;
+          in.append(buf, n);
+        }
+        if (in.find("\r\n\r\n") == std::string::npos) break;
+        t.write_all(std::string_view(id == 1 ? "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+                                             : "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"));
+        if (id == 1 && req == 2) {
+          second_read.wait(5s);
+          t.write_all(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL"));
+          int unacked = 1;
+          for (int i = 0; i < 5000 && unacked > 0; ++i) {
+            ASSERT_EQ(::ioctl(t.lower().native_handle(), SIOCOUTQ, &unacked), 0);
+            if (unacked > 0) greenring::sleep(1ms);
+          }
+          delivered.set();
+        }
+      }
+    }
+  });
+  http::options o;
+  o.ca_pem = {p.ca.cert_pem};
+  http::client c(o);
+  const std::string url = "https://127.0.0.1:" + std::to_string(l.local().port()) + "/";
+  EXPECT_EQ(c.get(url).body, "a");
+  EXPECT_EQ(c.get(url).body, "a") << "reused";
+  EXPECT_EQ(c.connections_made(), 1u) << "the session tickets did not spoil the idle connection";
+  second_read.set();
+  ASSERT_TRUE(delivered.wait(5s));
+  EXPECT_EQ(c.get(url).body, "b") << "a fresh connection answered";
+  EXPECT_EQ(c.connections_made(), 2u);
+  l.close();
+  server.kill();
+}
+
 TEST_F(Http, TlsEofWithoutCloseNotifyTruncatesACloseDelimitedBody) {
   pki p;
   auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
