@@ -89,6 +89,7 @@ class chunked_decoder {
   unsigned digits_ = 0, significant_ = 0;
   std::size_t line_ = 0;            // bytes of the current size/ext or trailer line
   std::size_t trailer_bytes_ = 0, trailer_lines_ = 0;
+  std::int64_t excess_ = 0;         // framing bytes not paid for by data (see size_lf)
 };
 
 template <class Sink>
@@ -138,6 +139,14 @@ std::size_t chunked_decoder::feed(const char* p, std::size_t n, Sink&& sink) {
       case st::size_lf:
         if (c != '\n') throw parse_error("bare CR in chunk size line");
         ++i;
+        // Go's rule against chunk-extension amplification (CVE-2023-39326):
+        // each chunk may spend 16 bytes plus twice its size on framing;
+        // beyond 16 KiB of framing not paid for by data, the peer is sending
+        // little else.
+        excess_ += static_cast<std::int64_t>(line_) + 3;  // the line, its LF, the CRLF after the data
+        excess_ -= size_ > (std::uint64_t{1} << 40) ? (std::int64_t{1} << 41) : 16 + 2 * static_cast<std::int64_t>(size_);
+        if (excess_ < 0) excess_ = 0;
+        if (excess_ > 16 * 1024) throw parse_error("chunked body is mostly framing (chunk sizes and extensions)", true);
         digits_ = significant_ = 0;
         line_ = 0;
         if (size_ == 0) {

@@ -369,6 +369,17 @@ TEST_F(Http, HostileResponsesGetSpecificErrors) {
   std::string ext(5000, 'e');
   EXPECT_EQ(fetch_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" + ext + "\r\nx\r\n0\r\n\r\n"),
             http::errc::too_large);
+  // Chunk-extension amplification (Go's CVE-2023-39326): extensions under
+  // the per-line limit, but a thousand framing bytes for each body byte.
+  std::string amplified = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 40; ++i) amplified += "1;" + std::string(1000, 'e') + "\r\nx\r\n";
+  std::string why;
+  EXPECT_EQ(fetch_error(amplified + "0\r\n\r\n", {}, &why), http::errc::too_large) << why;
+  EXPECT_NE(why.find("mostly framing"), std::string::npos) << why;
+  // Many small chunks without extensions are fine.
+  std::string tiny = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 5000; ++i) tiny += "1\r\nx\r\n";
+  EXPECT_EQ(fetch_error(tiny + "0\r\n\r\n"), http::errc{});
   // Limits on the head.
   EXPECT_EQ(fetch_error("HTTP/1.1 200 OK\r\nA: " + std::string(9000, 'a') + "\r\n\r\n"), http::errc::too_large);
   std::string many = "HTTP/1.1 200 OK\r\n";
