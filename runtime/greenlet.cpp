@@ -28,6 +28,15 @@
 namespace greenring {
 namespace detail {
 
+// The half of require_same_sanitizer (detail/sanitizer.hpp) that this
+// build of the library provides.
+#ifdef GREENRING_ASAN
+extern const char this_program_uses_asan_so_libgreenring_must_be_built_with_asan = 1;
+#else
+extern const char this_program_does_not_use_asan_so_libgreenring_must_not_either = 1;
+#endif
+
+
 constinit thread_local thread_core* tls_core __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {

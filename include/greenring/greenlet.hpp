@@ -11,6 +11,7 @@
 // other thread throws std::logic_error.
 #pragma once
 
+#include <greenring/detail/sanitizer.hpp>
 #include <greenring/errors.hpp>
 #include <greenring/value.hpp>
 
@@ -66,6 +67,7 @@ class greenlet {
     requires(std::is_invocable_v<std::decay_t<F>&, value> || std::is_invocable_v<std::decay_t<F>&>)
   explicit greenlet(F&& fn, std::size_t stack_size = default_stack_size)
       : greenlet(kind::plain, nullptr, stack_size) {
+    detail::require_same_sanitizer();
     fn_ = std::make_unique<std::function<value(value)>>(wrap(std::forward<F>(fn)));
   }
 
@@ -74,6 +76,7 @@ class greenlet {
     requires(std::is_invocable_v<std::decay_t<F>&, value> || std::is_invocable_v<std::decay_t<F>&>)
   greenlet(F&& fn, greenlet& parent, std::size_t stack_size = default_stack_size)
       : greenlet(kind::plain, &parent, stack_size) {
+    detail::require_same_sanitizer();
     fn_ = std::make_unique<std::function<value(value)>>(wrap(std::forward<F>(fn)));
   }
 

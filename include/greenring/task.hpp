@@ -144,6 +144,7 @@ template <class F, class... Args>
 auto spawn_impl(std::optional<detail::clock::time_point> at, task_options opts, F&& f, Args&&... args) {
   using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
   static_assert(!std::is_reference_v<R>, "a task cannot return a reference; return a value or a pointer");
+  detail::require_same_sanitizer();
   auto call = [fn = std::decay_t<F>(std::forward<F>(f)),
                tup = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)]() mutable -> R {
     return std::apply(fn, std::move(tup));

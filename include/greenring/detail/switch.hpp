@@ -106,6 +106,7 @@ namespace greenring {
     return detail::switch_core::resume_value(self);
   }
 #endif
+  detail::require_same_sanitizer();  // off the fast path: no cost per switch
   return switch_slow(std::move(v));
 }
 
