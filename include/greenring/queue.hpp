@@ -380,6 +380,7 @@ class channel {
       slot s;
       n.data = &s;
       bool woken;
+      if (!putters_.front()) put_watchers_.wake_all();  // a wait() for put: a getter is here now
       try {
         woken = getters_.park(n, deadline, "channel.get");
       } catch (...) {
@@ -413,6 +414,7 @@ class channel {
     getters_.wake_all();
     putters_.wake_all();
     watchers_.wake_all();
+    put_watchers_.wake_all();
   }
   bool closed() const noexcept { return closed_; }
   std::size_t getters() const noexcept { return getters_.size(); }
@@ -424,6 +426,11 @@ class channel {
   }
   /// Woken when ready() may have become true (for greenring::wait).
   detail::wait_list& watchers() noexcept { return watchers_; }
+  /// True when put() would not wait: a getter waits and no putter is ahead
+  /// of us, or the channel is closed (put() then throws at once).
+  bool put_ready() const noexcept { return (getters_.front() && !putters_.front()) || closed_; }
+  /// Woken when put_ready() may have become true (greenring::for_put).
+  detail::wait_list& put_watchers() noexcept { return put_watchers_; }
 
  private:
   // A getter's landing place for an item handed over directly.
@@ -484,7 +491,7 @@ class channel {
       getters_.wake_one();
     }
   }
-  detail::wait_list getters_, putters_, watchers_;
+  detail::wait_list getters_, putters_, watchers_, put_watchers_;
   std::deque<T> returned_;  // given back by killed getters; empty but for that
   std::size_t wakened_getters_ = 0;
   bool closed_ = false;

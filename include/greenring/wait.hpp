@@ -44,6 +44,14 @@ class waitable {
   waitable(channel<T>& c) noexcept  // NOLINT
       : obj_(&c), list_(&c.watchers()), ready_([](const void* o) { return static_cast<const channel<T>*>(o)->ready(); }) {}
   waitable(const any_task& t) noexcept : obj_(&t), task_(true) {}  // NOLINT
+  /// The send side of a channel: see for_put().
+  template <class T>
+  struct put_side {
+    channel<T>& c;
+  };
+  template <class T>
+  waitable(put_side<T> p) noexcept  // NOLINT
+      : obj_(&p.c), list_(&p.c.put_watchers()), ready_([](const void* o) { return static_cast<const channel<T>*>(o)->put_ready(); }) {}
 
   /// True when waiting on it would not block.
   bool ready() const { return task_ ? static_cast<const any_task*>(obj_)->ready() : ready_(obj_); }
@@ -66,6 +74,19 @@ inline std::vector<std::size_t> wait(std::initializer_list<waitable> objects,
                                      std::size_t count = std::numeric_limits<std::size_t>::max(),
                                      duration timeout = forever) {
   return wait(std::span<const waitable>(objects.begin(), objects.size()), count, timeout);
+}
+
+/// A channel's send side for wait(): ready when put() would not wait (a
+/// getter waits for an item, or the channel is closed and put() throws).
+/// With wait_any over both sides, Go's select:
+///   switch (greenring::wait_any({in, greenring::for_put(out), stop})) {
+///     case 0: handle(in.get()); break;
+///     case 1: out.put(next()); break;
+///     case 2: return;
+///   }
+template <class T>
+waitable::put_side<T> for_put(channel<T>& c) noexcept {
+  return {c};
 }
 
 /// Waits until one of `objects` is ready; returns its index, or

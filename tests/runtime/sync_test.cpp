@@ -446,6 +446,58 @@ TEST_F(Sync, WaitOnChannelsIsReadyWhenAPutterWaitsOrItIsClosed) {
   EXPECT_THROW(b.get(), greenring::queue_closed);
 }
 
+TEST_F(Sync, WaitForPutIsReadyWhenAGetterWaitsOrTheChannelIsClosed) {
+  greenring::channel<int> out;
+  greenring::event never;
+  EXPECT_FALSE(out.put_ready());
+  auto sender = spawn([&] {
+    if (greenring::wait_any({never, greenring::for_put(out)}, 5s) != 1) return false;
+    if (!out.put_ready()) return false;
+    out.put(9);
+    return true;
+  });
+  greenring::sleep(0);
+  EXPECT_FALSE(sender.ready()) << "nobody to take an item yet";
+  auto getter = spawn([&] { return out.get(); });
+  EXPECT_EQ(getter.get(), 9);
+  EXPECT_TRUE(sender.get());
+  auto closed_wait = spawn([&] { return greenring::wait_any({never, greenring::for_put(out)}, 5s); });
+  greenring::sleep(0);
+  EXPECT_FALSE(closed_wait.ready());
+  out.close();
+  EXPECT_EQ(closed_wait.get(), 1u) << "put() would not wait now: it throws queue_closed";
+  EXPECT_THROW(out.put(1), greenring::queue_closed);
+}
+
+// Go's select on a receive and on a send, each beside a stop event: a
+// relay from `in` to `out` that ends when `stop` is set.
+TEST_F(Sync, SelectOnChannelReceiveAndSendRelaysEveryItemInOrder) {
+  greenring::channel<int> in, out;
+  greenring::event stop;
+  auto relay = spawn([&] {
+    for (;;) {
+      // select { case v := <-in: ...; case <-stop: return }
+      if (greenring::wait_any({in, stop}, 5s) != 0) return;
+      const int v = in.get();
+      // select { case out <- v: ...; case <-stop: return }
+      if (greenring::wait_any({greenring::for_put(out), stop}, 5s) != 0) return;
+      EXPECT_TRUE(out.put_ready());
+      out.put(v);
+    }
+  });
+  auto producer = spawn([&] {
+    for (int v = 0; v < 100; ++v) in.put(v);
+  });
+  std::vector<int> got;
+  for (int v = 0; v < 100; ++v) got.push_back(out.get());
+  producer.join();
+  stop.set();
+  relay.join();
+  std::vector<int> want(100);
+  std::iota(want.begin(), want.end(), 0);
+  EXPECT_EQ(got, want);
+}
+
 // A getter woken for a putter's item is killed before it runs: the item
 // goes to whoever waits on the channel next, a wait() included.
 TEST_F(Sync, WaitOnAChannelSeesAnItemAKilledGetterLeftBehind) {
