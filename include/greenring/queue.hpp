@@ -380,7 +380,7 @@ class channel {
       slot s;
       n.data = &s;
       bool woken;
-      if (!putters_.front()) put_watchers_.wake_all();  // a wait() for put: a getter is here now
+      if (put_watchers_.front() && !putters_.front()) put_watchers_.wake_all();  // a wait() for put: a getter is here now
       try {
         woken = getters_.park(n, deadline, "channel.get");
       } catch (...) {
@@ -451,7 +451,7 @@ class channel {
     detail::wait_node n;
     n.data = item;
     signal_getter();
-    watchers_.wake_all();  // a wait() on the channel: an item is offered
+    if (watchers_.front()) watchers_.wake_all();  // a wait() on the channel: an item is offered
     try {
       putters_.park(n, detail::deadline_in(timeout), "channel.put");
     } catch (...) {
