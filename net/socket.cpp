@@ -83,12 +83,18 @@ duration left_until(clock::time_point dl) noexcept {
 // Runs one request on `c`'s fd, prepared by prep(sqe); see the invariants.
 // `retry_events`: POLLIN/POLLOUT to wait for before retrying after a CQE
 // -EAGAIN/-EINTR; 0 for requests that must not be repeated (connect).
+// res_closed or res_broken when `c` can take no more calls, else 0.
+int unusable(const detail::socket_core& c) noexcept {
+  if (c.fd < 0 || c.closing) return res_closed;
+  if (c.broken) return res_broken;
+  return 0;
+}
+
 template <class Prep>
 int sock_op(detail::socket_core& c, const char* what, clock::time_point deadline, short retry_events, Prep prep) {
   detail::hub& h = detail::hub::get();
   for (;;) {
-    if (c.fd < 0 || c.closing) return res_closed;
-    if (c.broken) return res_broken;
+    if (int u = unusable(c)) return u;
     detail::io_op op(h, c.fd, &c.counter);
     prep(op.sqe(deadline));
     int r;
@@ -280,12 +286,8 @@ void tcp_stream::wait_readable(std::error_code& ec, duration timeout) {
 
 std::size_t tcp_stream::try_read_some(mutable_buffer buf, std::error_code& ec) noexcept {
   ec.clear();
-  if (core_.fd < 0 || core_.closing) {
-    ec = to_ec(res_closed);
-    return 0;
-  }
-  if (core_.broken) {
-    ec = to_ec(res_broken);
+  if (int u = unusable(core_)) {
+    ec = to_ec(u);
     return 0;
   }
   for (;;) {

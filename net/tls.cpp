@@ -178,17 +178,24 @@ struct stream::impl {
       return;
     }
     std::lock_guard<greenring::mutex> held(fill_lock, std::adopt_lock);
+    fill_with([&](mutable_buffer b, std::error_code& e) { return sock.read_some(b, e, left(dl)); }, ec);
+  }
+  // The part of a fill after the lock: read(buffer, ec) into the pair's free
+  // space, as much as it can take; false when it has none.
+  template <class Read>
+  bool fill_with(Read read, std::error_code& ec) {
     char* p = nullptr;
     const int room = BIO_nwrite0(net, &p);
-    if (room <= 0) return;
-    std::size_t n = sock.read_some(mutable_buffer(p, static_cast<std::size_t>(room)), ec, left(dl));
-    if (ec) return;
+    if (room <= 0) return false;
+    const std::size_t n = read(mutable_buffer(p, static_cast<std::size_t>(room)), ec);
+    if (ec) return true;
     if (n == 0) {
       eof = true;
       BIO_shutdown_wr(net);  // SSL sees EOF
-      return;
+      return true;
     }
     BIO_nwrite(net, &p, static_cast<int>(n));
+    return true;
   }
   // Takes `m` within the deadline; false (ec = timed_out) when it passed.
   static bool take(greenring::mutex& m, std::error_code& ec, clk::time_point dl) {
@@ -333,20 +340,9 @@ std::size_t stream::try_read_some(mutable_buffer buf, std::error_code& ec) {
       return 0;
     }
     std::lock_guard<greenring::mutex> held(p_->fill_lock, std::adopt_lock);
-    char* p = nullptr;
-    const int room = BIO_nwrite0(p_->net, &p);
-    if (room <= 0) {
+    if (!p_->fill_with([&](mutable_buffer b, std::error_code& e) { return p_->sock.try_read_some(b, e); }, ec))
       ec = would_block;
-      return 0;
-    }
-    const std::size_t got = p_->sock.try_read_some(mutable_buffer(p, static_cast<std::size_t>(room)), ec);
     if (ec) return 0;
-    if (got == 0) {
-      p_->eof = true;
-      BIO_shutdown_wr(p_->net);
-      continue;
-    }
-    BIO_nwrite(p_->net, &p, static_cast<int>(got));
   }
 }
 
