@@ -193,6 +193,11 @@ struct request {
   std::string body;
   address peer;
   const std::string* header(std::string_view name) const noexcept { return find_header(head, name); }
+  /// The target's path, without query or fragment, whatever form the
+  /// client used: "/a/b" for "/a/b?x=1" and for "http://host/a/b"
+  /// (absolute form, which servers must accept); "*" for OPTIONS *; empty
+  /// for CONNECT's host:port. Not percent-decoded.
+  std::string_view path() const noexcept;
 };
 
 struct reply {

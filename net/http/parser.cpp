@@ -154,20 +154,45 @@ request parse_request_head(std::string_view head, const limits& l) {
       if (!is_tchar(c)) throw parse_error("invalid method");
     for (char c : target)
       if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) throw parse_error("invalid request target");
-    if (ver != "HTTP/1.1" && ver != "HTTP/1.0") throw parse_error("unsupported HTTP version");
+    // HTTP-version = "HTTP/" DIGIT "." DIGIT. A higher minor version of
+    // 1 is served as 1.1 (RFC 9110 2.5); another major version is not.
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (ver.find(' ') != std::string_view::npos) throw parse_error("invalid request line (a space in the target?)");
+    if (ver.size() != 8 || ver.substr(0, 5) != "HTTP/" || !digit(ver[5]) || ver[6] != '.' || !digit(ver[7]))
+      throw parse_error("invalid HTTP version");
+    if (ver[5] != '1') throw version_error("unsupported HTTP version " + std::string(ver.substr(5)) + " (1.0 and 1.1 only)");
     r.method = std::string(method);
     r.target = std::string(target);
-    r.minor_version = ver.back() - '0';
+    r.minor_version = ver[7] == '0' ? 0 : 1;
   });
   if (r.method.empty()) throw parse_error("empty request head");
+  // RFC 9112 3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
+  std::size_t hosts = 0;
+  for (const auto& f : r.head)
+    if (iequals(f.name, "Host")) ++hosts;
+  if (hosts > 1) throw parse_error("more than one Host header");
+  if (hosts == 0 && r.minor_version == 1) throw parse_error("missing Host header");
   return r;
+}
+
+bool has_token(const headers& h, std::string_view name, std::string_view token) noexcept {
+  for (const auto& f : h) {
+    if (!iequals(f.name, name)) continue;
+    std::string_view v = f.value;
+    while (!v.empty()) {
+      auto comma = v.find(',');
+      if (iequals(trim(v.substr(0, comma)), token)) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return false;
 }
 
 framing response_framing(const response_head& h, bool head_request) {
   framing f;
-  const std::string* conn = find_header(h.head, "Connection");
-  bool close = conn && conn->find("close") != std::string::npos;
-  if (h.minor_version == 0 && !(conn && conn->find("keep-alive") != std::string::npos)) close = true;
+  bool close = has_token(h.head, "Connection", "close");
+  if (h.minor_version == 0 && !has_token(h.head, "Connection", "keep-alive")) close = true;
   f.reusable = !close;
   if (head_request || (h.status >= 100 && h.status < 200) || h.status == 204 || h.status == 304) {
     f.k = framing::none;

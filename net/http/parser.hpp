@@ -34,8 +34,18 @@ struct limits {
   std::size_t max_headers = 100;
 };
 
+/// A request in a version of HTTP we do not speak (2.0 and up): 505.
+class version_error : public parse_error {
+ public:
+  using parse_error::parse_error;
+};
+
 /// ASCII case-insensitive equality (header names, codings).
 bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// Whether any `name` field in `h` lists `token` (comma-separated,
+/// case-insensitive): Connection: close, keep-alive, ...
+bool has_token(const headers& h, std::string_view name, std::string_view token) noexcept;
 
 /// Where the head (status/request line + headers) ends in `buf`: the
 /// offset just past CRLFCRLF, or 0 when not complete yet. Throws when the

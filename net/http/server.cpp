@@ -11,11 +11,19 @@
 namespace greenring::http {
 
 const char* reason_phrase(int s) noexcept {
+  // RFC 9110 section 15 (and 6585 for 428, 429, 431; 8297 for 103).
   switch (s) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 103: return "Early Hints";
     case 200: return "OK";
     case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
     case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
     case 301: return "Moved Permanently";
     case 302: return "Found";
     case 303: return "See Other";
@@ -23,16 +31,33 @@ const char* reason_phrase(int s) noexcept {
     case 307: return "Temporary Redirect";
     case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
     case 411: return "Length Required";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
     case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
   }
   return "Unknown";
 }
@@ -51,7 +76,7 @@ struct server_state {
 
 namespace {
 
-void send_reply(detail::transport& s, const reply& rep, bool head_only, bool close) {
+void send_reply(detail::transport& s, const reply& rep, bool head_only, bool close, bool say_keep_alive = false) {
   const bool no_body = rep.status == 204 || rep.status == 304 || (rep.status >= 100 && rep.status < 200);
   const std::string_view body = head_only || no_body ? std::string_view() : std::string_view(rep.body);
   // A small body goes in the same buffer as the head: one plain send
@@ -63,6 +88,7 @@ void send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   for (const auto& f : rep.head) h.append(f.name).append(": ").append(f.value).append("\r\n");
   if (!no_body) h.append("Content-Length: ").append(std::to_string(rep.body.size())).append("\r\n");
   if (close) h.append("Connection: close\r\n");
+  else if (say_keep_alive) h.append("Connection: keep-alive\r\n");
   h.append("\r\n");
   if (together) h.append(body);
   const_buffer parts[] = {const_buffer(h), const_buffer(together ? std::string_view() : body)};
@@ -135,6 +161,16 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
       // a byte now and then cannot hold the connection for ever.
       auto head_deadline = clk::time_point::max();
       if (!buf.empty()) head_deadline = clk::now() + o.header_timeout;  // pipelined bytes
+      // Empty lines before a request line are skipped (RFC 9112 2.2: some
+      // clients send a CRLF after a POST body), up to a few.
+      std::size_t blank = 0;
+      auto skip_blank_lines = [&] {
+        while (buf.size() >= 2 && buf.view().substr(0, 2) == "\r\n") {
+          if (++blank > 8) throw detail::parse_error("too many empty lines before the request line");
+          buf.consume(2);
+        }
+      };
+      skip_blank_lines();
       while (!(end = detail::find_head_end(buf.view(), lim))) {
         std::error_code ec;
         std::size_t n = more(ec, head_deadline);
@@ -143,6 +179,8 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
           return;
         }
         if (ec || n == 0) return;  // idle, closed or reset: nothing to answer
+        skip_blank_lines();
+        if (buf.empty()) continue;
         if (head_deadline == clk::time_point::max()) head_deadline = clk::now() + o.header_timeout;
         busy = true;
       }
@@ -155,6 +193,9 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
     try {
       req = detail::parse_request_head(buf.view().substr(0, end), lim);
       rb = detail::request_body_framing(req);
+    } catch (const detail::version_error& e) {
+      reject(s, 505, e.what());
+      return;
     } catch (const detail::parse_error& e) {
       reject(s, 400, e.what());
       return;
@@ -209,9 +250,10 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
       buf.consume(len);
     }
     req.peer = s.peer();
-    const std::string* conn = req.header("Connection");
-    bool close = (conn && conn->find("close") != std::string::npos) ||
-                 (req.minor_version == 0 && !(conn && conn->find("keep-alive") != std::string::npos));
+    bool close = detail::has_token(req.head, "Connection", "close") ||
+                 (req.minor_version == 0 && !detail::has_token(req.head, "Connection", "keep-alive"));
+    // An HTTP/1.0 client keeps the connection only if the reply says so.
+    const bool keep_alive_1_0 = req.minor_version == 0 && !close;
     reply rep;
     try {
       rep = handler(req);
@@ -220,7 +262,7 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
       close = true;
     }
     if (o.delay > duration::zero()) sleep(o.delay);
-    send_reply(s, rep, req.method == "HEAD", close || st.stopping);
+    send_reply(s, rep, req.method == "HEAD", close || st.stopping, keep_alive_1_0);
     ++st.served;
     if (close) return;
   }
@@ -277,5 +319,20 @@ void server::stop(duration grace) {
 }
 const address& server::local() const noexcept { return srv_->local(); }
 std::uint64_t server::connections_accepted() const noexcept { return srv_->accepted(); }
+
+std::string_view request::path() const noexcept {
+  std::string_view t = target;
+  if (t == "*") return t;
+  if (t.empty() || t[0] != '/') {
+    // absolute-form: scheme "://" authority [path]
+    auto scheme_end = t.find("://");
+    if (scheme_end == std::string_view::npos) return {};  // authority-form (CONNECT)
+    t.remove_prefix(scheme_end + 3);
+    auto slash = t.find_first_of("/?#");
+    if (slash == std::string_view::npos || t[slash] != '/') return "/";
+    t.remove_prefix(slash);
+  }
+  return t.substr(0, t.find_first_of("?#"));
+}
 
 }  // namespace greenring::http

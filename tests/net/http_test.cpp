@@ -864,11 +864,98 @@ TEST_F(Http, ServerAnswersBadRequestsAndHonoursConnectionClose) {
     while (std::size_t n = s.read_some(buf, 5s)) out.append(buf, n);
     return out;
   };
-  EXPECT_EQ(ask("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
   EXPECT_EQ(ask("BROKEN\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
-  EXPECT_EQ(ask("GET / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n").rfind("HTTP/1.1 413 ", 0), 0u);
+  EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n").rfind("HTTP/1.1 413 ", 0), 0u);
   EXPECT_EQ(ask("GET / HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << "1.0 without keep-alive closes";
   srv.stop();
+}
+
+// RFC 9112 points real clients rely on: Host rules, versions, empty lines
+// before a request, Connection tokens in any case, HTTP/1.0 keep-alive,
+// absolute-form targets.
+TEST_F(Http, ServerFollowsTheMessageRulesRealClientsRelyOn) {
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request& r) {
+    return http::reply{200, {}, std::string(r.path()) + "|" + r.body};
+  });
+  srv.start();
+  auto ask = [&](const std::string& raw) {
+    tcp_stream s = tcp_stream::connect(srv.local());
+    s.write_all(raw);
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = s.read_some(buf, 5s)) out.append(buf, n);
+    return out;
+  };
+  auto status = [](const std::string& out) { return out.substr(0, out.find("\r\n")); };
+  EXPECT_EQ(status(ask("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")), "HTTP/1.1 400 Bad Request");
+  EXPECT_NE(ask("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").find("missing Host"), std::string::npos);
+  EXPECT_NE(ask("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").find("more than one Host"), std::string::npos);
+  EXPECT_EQ(status(ask("GET / HTTP/1.0\r\n\r\n")), "HTTP/1.1 200 OK") << "1.0 needs no Host";
+  // A later 1.x is served as 1.1; 2.0 (and its connection preface) is not spoken here.
+  EXPECT_EQ(status(ask("GET / HTTP/1.2\r\nHost: t\r\nConnection: close\r\n\r\n")), "HTTP/1.1 200 OK");
+  EXPECT_EQ(status(ask("GET / HTTP/2.0\r\nHost: t\r\n\r\n")), "HTTP/1.1 505 HTTP Version Not Supported");
+  EXPECT_EQ(status(ask("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")), "HTTP/1.1 505 HTTP Version Not Supported");
+  EXPECT_EQ(status(ask("GET / http/1.1\r\nHost: t\r\n\r\n")), "HTTP/1.1 400 Bad Request");
+  // Empty lines before a request line (and after a POST body) are skipped, a few of them.
+  std::string two = ask("\r\nPOST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi\r\n"
+                        "GET /q?x=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(two.find("/p|hi"), std::string::npos) << two;
+  EXPECT_NE(two.find("/q|"), std::string::npos) << two;
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "\r\n";
+  EXPECT_EQ(status(ask(many + "GET / HTTP/1.1\r\nHost: t\r\n\r\n")), "HTTP/1.1 400 Bad Request");
+  // Connection options are case-insensitive tokens.
+  std::string closed = ask("GET / HTTP/1.1\r\nHost: t\r\nConnection: TE, Close\r\n\r\nGET /never HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_NE(closed.find("Connection: close\r\n"), std::string::npos) << closed;
+  EXPECT_EQ(closed.find("/never"), std::string::npos) << closed;
+  // HTTP/1.0 keep-alive is confirmed in the reply, and the connection serves the next request.
+  std::string ka = ask("GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n");
+  EXPECT_NE(ka.find("Connection: keep-alive\r\n\r\n/a|"), std::string::npos) << ka;
+  EXPECT_NE(ka.find("Connection: close\r\n\r\n/b|"), std::string::npos) << ka;
+  // Absolute form (proxies and some clients send it): the handler sees the path.
+  EXPECT_NE(ask("GET http://t:80/abs/x?y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").find("\r\n\r\n/abs/x|"),
+            std::string::npos);
+  EXPECT_NE(ask("GET http://t HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").find("\r\n\r\n/|"), std::string::npos);
+  EXPECT_NE(ask("OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").find("\r\n\r\n*|"), std::string::npos);
+  srv.stop();
+}
+
+// A server that says "Connection: Close" (any case) gets a new connection
+// for the next request. This one keeps the old connection open and never
+// answers on it again: reusing it would time out.
+TEST_F(Http, ClientHonoursConnectionCloseInAnyCase) {
+  auto listener = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
+  int accepted = 0;
+  greenring::group conns;
+  auto acceptor = greenring::spawn([&] {
+    for (;;) {
+      tcp_stream s = listener.accept();
+      ++accepted;
+      conns.spawn([&accepted, s = std::move(s)]() mutable {
+        std::string req;
+        char buf[4096];
+        std::error_code ec;
+        while (req.find("\r\n\r\n") == std::string::npos) {
+          std::size_t n = s.read_some(buf, ec);
+          if (ec || n == 0) return;
+          req.append(buf, n);
+        }
+        s.write_all("HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 1\r\n\r\n" + std::to_string(accepted));
+        while (s.read_some(buf, ec) > 0 && !ec) {
+        }
+      });
+    }
+  });
+  http::options o;
+  o.total_timeout = 3s;
+  http::client c(o);
+  const std::string url = "http://" + listener.local().to_string() + "/";
+  EXPECT_EQ(c.get(url).body, "1");
+  EXPECT_EQ(c.get(url).body, "2");
+  EXPECT_EQ(accepted, 2);
+  acceptor.kill();
+  conns.kill();
 }
 
 // Slowloris: a client that starts a request and then drips its head a byte
@@ -1205,21 +1292,21 @@ TEST_F(Http, ServerTakesChunkedBodiesAndAnswersExpectContinue) {
     while (std::size_t n = s.read_some(buf, 5s)) out.append(buf, n);
     return out;
   };
-  const std::string chunked = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n";
-  std::string out = ask(chunked + "GET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  const std::string chunked = "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n";
+  std::string out = ask(chunked + "GET /next HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   EXPECT_NE(out.find("POST [hello world]"), std::string::npos) << out;
   EXPECT_NE(out.find("GET []"), std::string::npos) << "the pipelined request after the chunked body: " << out;
-  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
-  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
-  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
-  EXPECT_EQ(ask("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n" + std::string(256, 'x') + "\r\n0\r\n\r\n")
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n" + std::string(256, 'x') + "\r\n0\r\n\r\n")
                 .rfind("HTTP/1.1 413 ", 0),
             0u);
-  EXPECT_EQ(ask("POST / HTTP/1.1\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx").rfind("HTTP/1.1 417 ", 0), 0u);
+  EXPECT_EQ(ask("POST / HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx").rfind("HTTP/1.1 417 ", 0), 0u);
   {
     // The client waits for 100 Continue before it sends the body.
     tcp_stream s = tcp_stream::connect(srv.local());
-    s.write_all("PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n");
+    s.write_all("PUT /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n");
     const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
     std::string got(cont.size(), '\0');
     s.read_exact(got, 5s);
@@ -1238,7 +1325,7 @@ TEST_F(Http, ServerTakesChunkedBodiesAndAnswersExpectContinue) {
     tcp_stream s = tcp_stream::connect(srv.local());
     auto writer = greenring::spawn([&] {
       std::error_code ec;
-      s.write_all("POST /big HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n", ec);
+      s.write_all("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n", ec);
       if (!ec) s.write_all(std::string(4000000, 'u'), ec, 5s);
       return ec;
     });

@@ -1,0 +1,75 @@
+// http_server [PORT]: gevent's WSGIServer "hello world", for pointing real
+// clients (curl, wrk, a browser) at greenring's HTTP server. A task per
+// connection, keep-alive; SIGINT/SIGTERM stops accepting, lets requests in
+// progress finish (up to 5 s), then exits 0. Default port 8088, 127.0.0.1.
+//   /            "Hello, World!"
+//   /bytes/N     N bytes of 'x' (at most 16 MiB)
+//   /delay/MS    "slept MS ms" after sleeping MS ms (at most 10 s): the
+//                connection's task sleeps, the others go on
+//   /echo        the request body back (any method)
+#include <greenring/greenring.hpp>
+
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The number after `prefix` in `target`, if it is all digits and at most `max`.
+bool number_after(std::string_view target, std::string_view prefix, unsigned long max, unsigned long& n) {
+  if (target.substr(0, prefix.size()) != prefix) return false;
+  std::string_view rest = target.substr(prefix.size());
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+  return ec == std::errc() && end == rest.data() + rest.size() && !rest.empty() && n <= max;
+}
+
+greenring::http::reply text(int status, std::string body) {
+  return {status, {{"Content-Type", "text/plain"}}, std::move(body)};
+}
+
+greenring::http::reply handle(const greenring::http::request& r) {
+  const std::string_view path = r.path();
+  unsigned long n = 0;
+  if (path == "/") return text(200, "Hello, World!\n");
+  if (path == "/echo") return {200, {{"Content-Type", "application/octet-stream"}}, r.body};
+  if (number_after(path, "/bytes/", 16ul << 20, n)) return text(200, std::string(n, 'x'));
+  if (number_after(path, "/delay/", 10000, n)) {
+    greenring::sleep(std::chrono::milliseconds(n));
+    return text(200, "slept " + std::to_string(n) + " ms\n");
+  }
+  if (path.substr(0, 7) == "/bytes/" || path.substr(0, 7) == "/delay/") return text(400, "bad number\n");
+  return text(404, "not found\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long port = 8088;
+  if (argc > 1) {
+    char* end = nullptr;
+    port = std::strtol(argv[1], &end, 10);
+    if (argc > 2 || *end != '\0' || port < 0 || port > 65535) {
+      std::fprintf(stderr, "usage: %s [PORT]\n", argv[0]);
+      return 2;
+    }
+  }
+  greenring::block_signals({SIGINT, SIGTERM});  // before anything can start a thread
+  greenring::http::server server(greenring::address::ip("127.0.0.1", static_cast<std::uint16_t>(port)), handle);
+  std::printf("serving on http://%s/ (Ctrl-C stops it)\n", server.local().to_string().c_str());
+  std::fflush(stdout);
+  auto stopper = greenring::spawn([&server] {
+    int sig = greenring::wait_signal({SIGINT, SIGTERM});
+    std::printf("%s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server.stop(5s);
+  });
+  server.serve_forever();
+  stopper.join();
+  std::printf("served %llu requests on %llu connections\n", static_cast<unsigned long long>(server.requests_served()),
+              static_cast<unsigned long long>(server.connections_accepted()));
+  return 0;
+}
