@@ -264,4 +264,20 @@ request_body request_body_framing(const request& r) {
 }
 
 }  // namespace detail
+
+std::string_view request::path() const noexcept {
+  std::string_view t = target;
+  if (t == "*") return t;
+  if (t.empty() || t[0] != '/') {
+    // absolute-form: scheme "://" authority [path]
+    auto scheme_end = t.find("://");
+    if (scheme_end == std::string_view::npos) return {};  // authority-form (CONNECT)
+    t.remove_prefix(scheme_end + 3);
+    auto slash = t.find_first_of("/?#");
+    if (slash == std::string_view::npos || t[slash] != '/') return "/";
+    t.remove_prefix(slash);
+  }
+  return t.substr(0, t.find_first_of("?#"));
+}
+
 }  // namespace greenring::http

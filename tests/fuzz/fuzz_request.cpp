@@ -1,0 +1,42 @@
+// libFuzzer target: what the server does with a request before its handler
+// sees it: the head, the Host rules, Connection tokens, body framing, the
+// path, and a chunked body fed in pieces whose sizes come from the input.
+// Any exception other than parse_error, any sanitizer report, is a bug.
+#include "http/parser.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  namespace d = greenring::http::detail;
+  if (size < 1) return 0;
+  const std::size_t step = 1 + data[0] % 17;
+  std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
+  d::limits lim{256, 2048, 16};
+  try {
+    std::size_t end = d::find_head_end(in, lim);
+    if (!end) return 0;
+    auto r = d::parse_request_head(in.substr(0, end), lim);
+    std::size_t hosts = 0;
+    for (const auto& f : r.head) hosts += d::iequals(f.name, "Host");
+    if (hosts > 1 || (r.minor_version == 1 && hosts != 1)) __builtin_trap();  // the Host rules held
+    (void)d::has_token(r.head, "Connection", "close");
+    std::string_view p = r.path();
+    const char* t = r.target.data();
+    if (!p.empty() && p != "/" && (p.data() < t || p.data() + p.size() > t + r.target.size())) __builtin_trap();
+    auto b = d::request_body_framing(r);
+    if (!b.chunked) return 0;
+    d::chunked_decoder dec(lim);
+    std::string_view body = in.substr(end);
+    std::size_t total = 0;
+    for (std::size_t off = 0; off < body.size() && !dec.done(); off += step) {
+      std::string_view piece = body.substr(off, step);
+      std::size_t used = dec.feed(piece.data(), piece.size(), [&](const char*, std::size_t n) { total += n; });
+      if (used < piece.size() && !dec.done()) __builtin_trap();
+    }
+    if (total > body.size()) __builtin_trap();
+  } catch (const d::parse_error&) {
+  }
+  return 0;
+}
