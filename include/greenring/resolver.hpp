@@ -2,20 +2,31 @@
 //
 //   for (const auto& a : greenring::resolve("localhost", 80)) ...
 //
-// getaddrinfo runs on threadpool::global(), so /etc/hosts, nsswitch and
+// getaddrinfo runs on resolver_pool(), so /etc/hosts, nsswitch and
 // resolv.conf are honoured exactly as the C library does. IP literals are
-// answered at once, without a thread.
+// answered at once, without a thread. Tasks of one thread that ask for the
+// same name (and family) while a lookup of it is in flight share it.
 #pragma once
 
 #include <greenring/address.hpp>
 #include <greenring/detail/duration.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 namespace greenring {
+
+class threadpool;
+
+/// Worker threads of resolver_pool() (gevent's resolver pool has 10).
+inline constexpr std::size_t resolver_threads = 8;
+/// The threads getaddrinfo runs on: apart from threadpool::global(), so a
+/// DNS server that does not answer cannot starve CPU jobs, nor CPU jobs
+/// name lookups. Made on first use; a forked child gets a new one.
+threadpool& resolver_pool();
 
 /// The error category of getaddrinfo's EAI_* codes.
 const std::error_category& resolver_category() noexcept;

@@ -467,10 +467,10 @@ TEST_F(Socket, UdpDatagramsBothWays) {
 }
 
 // A lookup that does not come back in time (here: every worker of the
-// global pool is busy, as with a DNS server that does not answer) ends at
-// the caller's timeout, and so does connecting by name.
+// resolver's pool is busy, as with a DNS server that does not answer) ends
+// at the caller's timeout, and so does connecting by name.
 TEST_F(Socket, ResolverAndConnectByNameGiveUpAtTheirTimeout) {
-  auto& pool = greenring::threadpool::global();
+  auto& pool = greenring::resolver_pool();
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::vector<greenring::pool_result<void>> blockers;
@@ -492,6 +492,45 @@ TEST_F(Socket, ResolverAndConnectByNameGiveUpAtTheirTimeout) {
   for (auto& b : blockers) b.get();
   EXPECT_FALSE(greenring::resolve("localhost", 80, ec, AF_UNSPEC, 5s).empty()) << ec.message();
   pool.join();  // the abandoned lookups have finished too
+}
+
+// CPU jobs filling the global pool do not hold up name lookups.
+TEST_F(Socket, ResolverDoesNotWaitForTheGlobalPool) {
+  auto& pool = greenring::threadpool::global();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::vector<greenring::pool_result<void>> blockers;
+  for (std::size_t i = 0; i < pool.size() + 2; ++i) blockers.push_back(pool.submit([released] { released.wait(); }));
+  std::error_code ec;
+  auto v = greenring::resolve("localhost", 80, ec, AF_UNSPEC, 5s);
+  EXPECT_FALSE(v.empty()) << ec.message();
+  release.set_value();
+  for (auto& b : blockers) b.get();
+}
+
+// Many tasks asking for one name at once share its lookup; each still gets
+// its own port, and a failure reaches every one of them.
+TEST_F(Socket, ConcurrentLookupsOfOneNameEachGetTheirPort) {
+  std::vector<greenring::task<bool>> tasks;
+  for (int i = 0; i < 100; ++i)
+    tasks.push_back(greenring::spawn([i] {
+      const auto port = static_cast<std::uint16_t>(1000 + i);
+      auto v = greenring::resolve("localhost", port);
+      if (v.empty()) return false;
+      for (const auto& a : v)
+        if (a.port() != port || !(a.to_string().rfind("127.0.0.1:", 0) == 0 || a.to_string().rfind("[::1]:", 0) == 0))
+          return false;
+      return true;
+    }));
+  std::vector<greenring::task<int>> failing;
+  for (int i = 0; i < 10; ++i)
+    failing.push_back(greenring::spawn([] {
+      std::error_code ec;
+      greenring::resolve("no-such-host.invalid", 80, ec);
+      return ec.value();
+    }));
+  for (auto& t : tasks) EXPECT_TRUE(t.get());
+  for (auto& t : failing) EXPECT_NE(t.get(), 0);
 }
 
 TEST_F(Socket, ResolverFindsLocalhostAndNamesUnknownHosts) {
