@@ -1,7 +1,10 @@
-// http_server [PORT]: gevent's WSGIServer "hello world", for pointing real
-// clients (curl, wrk, a browser) at greenring's HTTP server. A task per
-// connection, keep-alive; SIGINT/SIGTERM stops accepting, lets requests in
-// progress finish (up to 5 s), then exits 0. Default port 8088, 127.0.0.1.
+// http_server [--tls CA_FILE] [PORT]: gevent's WSGIServer "hello world",
+// for pointing real clients (curl, wrk, a browser) at greenring's HTTP
+// server. A task per connection, keep-alive; SIGINT/SIGTERM stops
+// accepting, lets requests in progress finish (up to 5 s), then exits 0.
+// Default port 8088, 127.0.0.1. With --tls it serves https with a
+// certificate for localhost and 127.0.0.1 made at start-up, signed by a CA
+// also made then, whose certificate goes to CA_FILE (for curl --cacert).
 //   /            "Hello, World!"
 //   /bytes/N     N bytes of 'x' (at most 16 MiB)
 //   /delay/MS    "slept MS ms" after sleeping MS ms (at most 10 s): the
@@ -50,17 +53,36 @@ greenring::http::reply handle(const greenring::http::request& r) {
 
 int main(int argc, char** argv) {
   long port = 8088;
-  if (argc > 1) {
+  std::string ca_file;
+  int i = 1;
+  if (i + 1 < argc && std::string_view(argv[i]) == "--tls") {
+    ca_file = argv[i + 1];
+    i += 2;
+  }
+  if (i < argc) {
     char* end = nullptr;
-    port = std::strtol(argv[1], &end, 10);
-    if (argc > 2 || *end != '\0' || port < 0 || port > 65535) {
-      std::fprintf(stderr, "usage: %s [PORT]\n", argv[0]);
+    port = std::strtol(argv[i], &end, 10);
+    if (i + 1 < argc || *end != '\0' || port < 0 || port > 65535) {
+      std::fprintf(stderr, "usage: %s [--tls CA_FILE] [PORT]\n", argv[0]);
       return 2;
     }
+  } else if (i != argc) {
+    std::fprintf(stderr, "usage: %s [--tls CA_FILE] [PORT]\n", argv[0]);
+    return 2;
   }
   greenring::block_signals({SIGINT, SIGTERM});  // before anything can start a thread
-  greenring::http::server server(greenring::address::ip("127.0.0.1", static_cast<std::uint16_t>(port)), handle);
-  std::printf("serving on http://%s/ (Ctrl-C stops it)\n", server.local().to_string().c_str());
+  greenring::http::server_options so;
+  if (!ca_file.empty()) {
+    auto ca = greenring::tls::make_certificate({"http_server example CA", {}, {}, 0, 30, true, nullptr});
+    auto leaf = greenring::tls::make_certificate({"localhost", {"localhost"}, {"127.0.0.1"}, 0, 30, false, &ca});
+    so.tls_cert_pem = leaf.cert_pem;
+    so.tls_key_pem = leaf.key_pem;
+    greenring::write_file(ca_file, ca.cert_pem);
+  }
+  greenring::http::server server(greenring::address::ip("127.0.0.1", static_cast<std::uint16_t>(port)), handle, so);
+  std::printf("serving on %s://%s/ (Ctrl-C stops it)\n", ca_file.empty() ? "http" : "https",
+              server.local().to_string().c_str());
+  if (!ca_file.empty()) std::printf("CA certificate in %s\n", ca_file.c_str());
   std::fflush(stdout);
   auto stopper = greenring::spawn([&server] {
     int sig = greenring::wait_signal({SIGINT, SIGTERM});

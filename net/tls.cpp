@@ -256,6 +256,12 @@ void handshake(stream::impl& p, duration timeout, const std::string& who) {
     if (r == 1) break;
     if (p.pump(r, ec, dl)) continue;
     if (ec == std::errc::timed_out) throw std::system_error(ec, "TLS handshake " + who);
+    if (!ec) {
+      // The alert OpenSSL queued (protocol_version, unknown_ca, ...) goes
+      // out before we give up, so the peer learns why, within a second.
+      std::error_code ignored;
+      p.flush(ignored, std::min(dl, clk::now() + std::chrono::seconds(1)));
+    }
     long v = SSL_get_verify_result(p.ssl);
     if (!SSL_is_server(p.ssl) && v != X509_V_OK)
       throw error("TLS handshake " + who + ": certificate verify failed: " + X509_verify_cert_error_string(v));

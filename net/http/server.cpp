@@ -4,6 +4,8 @@
 #include "parser.hpp"
 #include "transport.hpp"
 
+#include <sys/socket.h>
+
 #include <greenring/hub.hpp>
 
 #include <map>
@@ -95,6 +97,18 @@ void send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   std::error_code ec;
   s.write(std::span<const const_buffer>(parts, together ? 1 : 2), ec, std::chrono::seconds(60));
   if (ec) throw std::system_error(ec, "send reply");
+}
+
+// Whether the first byte a client sends on a TLS port starts an HTTP
+// request line (a letter) rather than a TLS record (0x16). Peeks: the
+// handshake still reads every byte.
+bool sends_plain_http(tcp_stream& s, duration timeout) {
+  std::error_code ec;
+  s.wait_readable(ec, timeout);
+  if (ec) return false;
+  unsigned char b = 0;
+  const ssize_t n = ::recv(s.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 1 && b >= 'A' && b <= 'Z';
 }
 
 // Answers a request we will not serve and closes the connection the way
@@ -278,6 +292,13 @@ server::server(const address& at, handler_type handler, server_options opts)
     try {
       detail::transport t;
       if (st->tls_ctx) {
+        if (sends_plain_http(s, opts.idle_timeout)) {
+          // As nginx and Go do: say so in plain HTTP, not with a TLS alert
+          // the client cannot read.
+          t.tcp = std::move(s);
+          reject(t, 400, "plain HTTP request sent to an HTTPS port");
+          return;
+        }
         t.tls = std::make_unique<tls::stream>(tls::stream::accept(std::move(s), *st->tls_ctx, opts.idle_timeout));
       } else {
         t.tcp = std::move(s);

@@ -668,6 +668,47 @@ std::size_t echo_until_close(greenring::tls::stream& t) {
   return total;
 }
 
+// A handshake that fails on one side tells the other why (the alert is
+// sent before giving up), instead of the peer seeing a bare EOF.
+TEST_F(Http, TlsHandshakeFailureSendsItsAlert) {
+  tls_pair t;
+  auto server = greenring::spawn([&]() -> std::string {
+    try {
+      t.accept();
+      return "accepted";
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  });
+  greenring::tls::context untrusting = greenring::tls::context::client({});  // the system CAs only
+  EXPECT_THROW(greenring::tls::stream::connect(greenring::tcp_stream::connect(t.l.local()), untrusting, "localhost", 5s),
+               greenring::tls::error);
+  const std::string why = server.get();
+  EXPECT_NE(why.find("unknown ca"), std::string::npos) << why;
+}
+
+// Plain HTTP sent to a TLS port gets a readable 400, not an alert or a
+// silent close.
+TEST_F(Http, PlainHttpToATlsPortGetsA400InPlainHttp) {
+  pki p;
+  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
+  http::server_options so;
+  so.tls_cert_pem = cert.cert_pem;
+  so.tls_key_pem = cert.key_pem;
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "x"}; },
+                   so);
+  srv.start();
+  tcp_stream s = tcp_stream::connect(srv.local());
+  s.write_all("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = s.read_some(buf, 5s)) out.append(buf, n);
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("plain HTTP request sent to an HTTPS port"), std::string::npos) << out;
+  s.close();
+  srv.stop();
+}
+
 TEST_F(Http, TlsCarriesMegabytesBothWaysIntact) {
   tls_pair tp;
   const std::string data = pattern(6 << 20);
