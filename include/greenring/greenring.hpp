@@ -13,6 +13,7 @@
 #include <greenring/hub.hpp>
 #include <greenring/local.hpp>
 #include <greenring/lock.hpp>
+#include <greenring/poll.hpp>
 #include <greenring/process.hpp>
 #include <greenring/queue.hpp>
 #include <greenring/resolver.hpp>
