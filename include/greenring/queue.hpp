@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -98,10 +99,51 @@ struct heap_store {
 
 }  // namespace detail
 
+namespace detail {
+
+/// What `for (auto item : q)` walks: get() after get() until the queue or
+/// channel is closed and drained (Go's `for v := range ch`, iterating a
+/// gevent Queue). An input range: each item is taken once.
+template <class Q, class T>
+class drain_iterator {
+ public:
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using iterator_concept = std::input_iterator_tag;
+  drain_iterator() = default;
+  explicit drain_iterator(Q& q) : q_(&q) { next(); }
+  T& operator*() const noexcept { return *item_; }
+  T* operator->() const noexcept { return &*item_; }
+  drain_iterator& operator++() {
+    next();
+    return *this;
+  }
+  void operator++(int) { next(); }
+  friend bool operator==(const drain_iterator& i, std::default_sentinel_t) noexcept { return !i.q_; }
+
+ private:
+  void next() {
+    item_.reset();
+    try {
+      item_.emplace(q_->get());
+    } catch (const queue_closed&) {
+      q_ = nullptr;
+    }
+  }
+  Q* q_ = nullptr;
+  mutable std::optional<T> item_;
+};
+
+}  // namespace detail
+
 /// The common machinery; use queue, lifo_queue, priority_queue.
 template <class T, class Store>
 class basic_queue {
  public:
+  using value_type = T;
+  /// `for (auto item : q)`: takes items until close() and drained.
+  detail::drain_iterator<basic_queue, T> begin() { return detail::drain_iterator<basic_queue, T>(*this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
   /// `maxsize` 0: unbounded.
   explicit basic_queue(std::size_t maxsize = 0) : maxsize_(maxsize) {}
   basic_queue(const basic_queue&) = delete;
@@ -349,6 +391,11 @@ class joinable_queue : public queue<T> {
 template <class T>
 class channel {
  public:
+  using value_type = T;
+  /// `for (auto item : ch)`: receives until close() (Go's range over a channel).
+  detail::drain_iterator<channel, T> begin() { return detail::drain_iterator<channel, T>(*this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
   channel() = default;
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;

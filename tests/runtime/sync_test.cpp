@@ -705,3 +705,41 @@ TEST_F(Sync, RandomKillsNeverLoseOrDuplicateItems) {
 }
 
 }  // namespace
+
+namespace {
+
+// Go's `for v := range ch` and iterating a gevent Queue: items until close()
+// and drained; leaving the loop early leaves the rest.
+TEST_F(Sync, RangeForTakesItemsUntilClosedAndDrained) {
+  greenring::queue<int> q(2);
+  auto producer = spawn([&] {
+    for (int i = 1; i <= 5; ++i) q.put(i);
+    q.close();
+  });
+  std::vector<int> got;
+  for (int v : q) got.push_back(v);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4, 5}));
+  producer.get();
+
+  greenring::channel<std::unique_ptr<int>> ch;
+  auto sender = spawn([&] {
+    for (int i = 0; i < 3; ++i) ch.put(std::make_unique<int>(i * 10));
+    ch.close();
+  });
+  std::vector<int> moved;
+  for (auto& p : ch) {
+    std::unique_ptr<int> mine = std::move(p);
+    moved.push_back(*mine);
+  }
+  EXPECT_EQ(moved, (std::vector<int>{0, 10, 20}));
+  sender.get();
+
+  greenring::queue<int> rest;
+  for (int i = 0; i < 4; ++i) rest.put(i);
+  for (int v : rest)
+    if (v == 1) break;
+  EXPECT_EQ(rest.size(), 2u) << "0 and 1 taken, 2 and 3 left";
+  EXPECT_EQ(rest.get(), 2);
+}
+
+}  // namespace
