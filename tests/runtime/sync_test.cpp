@@ -388,13 +388,15 @@ TEST_F(Sync, WaitReturnsAsSoonAsEnoughAreReady) {
   greenring::event e;
   greenring::async_result<int> r;
   greenring::queue<int> q;
-  auto t = spawn([] { greenring::sleep(1ms); });
+  greenring::event gate;  // the task ends only when the test says so
+  auto t = spawn([&] { gate.wait(); });
   spawn([&] { r.set(1); });
   auto first = greenring::wait({e, r, q, t}, 1);
   EXPECT_EQ(first, std::vector<std::size_t>{1});
   q.put(5);
   auto two = greenring::wait({e, r, q, t}, 2);
   EXPECT_EQ(two, (std::vector<std::size_t>{1, 2}));
+  gate.set();
   auto all_but_e = greenring::wait({e, r, q, t}, 3, 10s);
   EXPECT_EQ(all_but_e, (std::vector<std::size_t>{1, 2, 3}));
   EXPECT_EQ(greenring::wait_any({e}, 1ms), 1u) << "timeout: objects.size()";
