@@ -105,7 +105,8 @@ for size in ("1024", "64"):
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
                      (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
-for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"), ("client CPU (ms)", "cpu_ms")):
+for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
+                  ("client peak private memory (MiB)", "peak_anon_mib"), ("client CPU (ms)", "cpu_ms")):
     for g, gname in (("greenring", "bodies in memory"), ("greenring_streamed", "bodies counted")):
         for base, bname in (("thread_pool_64", "64-thread pool"), ("thread_per_request", "thread per request")):
             rows.append((f"fetch 10k x 16 KiB, 10 ms, {gname}, vs {bname}: {what}",
@@ -113,6 +114,8 @@ for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak
                          (f"BM_fetch_{base}/iterations:1/repeats:3/real_time", key)))
 rows.append(("fetch: a client process that fetches nothing: peak RSS (MiB)",
              ("BM_fetch_nothing/iterations:1/real_time", "peak_rss_mib"), None))
+rows.append(("fetch: a client process that fetches nothing: peak private memory (MiB)",
+             ("BM_fetch_nothing/iterations:1/real_time", "peak_anon_mib"), None))
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.release()}; medians of the runs")
 print(f"{'benchmark':72} {'greenring':>11} {'baseline':>11} {'greenring is':>13}")
 for label, g, t in rows:
