@@ -11,6 +11,7 @@
 #include "detail/hub.hpp"
 #include "detail/io.hpp"
 
+#include <greenring/hub.hpp>
 #include <greenring/threadpool.hpp>
 
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -35,6 +37,9 @@ struct remote_shared {
   std::vector<std::shared_ptr<pool_job>> items;
   int efd = -1;
   bool closed = false;
+  // hub_handles alive (any thread): while there are, the hub keeps its
+  // eventfd read armed so that a post wakes it.
+  std::atomic<std::size_t> handles{0};
   remote_shared() {
     efd = ::eventfd(0, EFD_CLOEXEC);
     if (efd < 0) throw std::system_error(errno, std::system_category(), "greenring: eventfd for the thread pool");
@@ -72,7 +77,9 @@ struct hub::remote : completion {
     arm();
   }
   void arm() {
-    if (armed_ || expected_ == 0) return;
+    // `closed` is set by this hub's own thread as it goes (see
+    // hub_release_remote): the cancelled read must not come back.
+    if (armed_ || sh_->closed || (expected_ == 0 && sh_->handles.load(std::memory_order_acquire) == 0)) return;
     io_uring_sqe* s = h_.ring().sqe();
     io_uring_prep_read(s, sh_->efd, &buf_, sizeof buf_, 0);
     io_uring_sqe_set_data(s, static_cast<completion*>(this));
@@ -89,7 +96,7 @@ struct hub::remote : completion {
       batch.swap(self->sh_->items);
     }
     for (auto& j : batch) {
-      --self->expected_;
+      if (j->expected) --self->expected_;
       deliver(self->h_, std::move(j));
     }
     try {
@@ -305,4 +312,52 @@ void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept {
 }
 
 }  // namespace detail
+}  // namespace greenring
+
+namespace greenring {
+namespace {
+
+// A job from hub_handle::post: never runs on a worker; its callback is the
+// posted function, run as a task by deliver(). Without one it only wakes the
+// hub (after the last handle went, so the hub can disarm its read).
+struct posted_job final : detail::pool_job {
+  explicit posted_job(std::function<void()> f) : fn(std::move(f)) { expected = false; }
+  void run() noexcept override {}
+  void callback() override { fn(); }
+  bool has_callback() const noexcept override { return static_cast<bool>(fn); }
+  std::function<void()> fn;
+};
+
+}  // namespace
+
+hub_handle hub_handle::current() {
+  detail::hub::remote& r = detail::hub::get().remote_queue();
+  r.sh_->handles.fetch_add(1, std::memory_order_acq_rel);
+  r.arm();
+  return hub_handle(r.sh_);
+}
+
+hub_handle::hub_handle(const hub_handle& o) noexcept : s_(o.s_) {
+  s_->handles.fetch_add(1, std::memory_order_acq_rel);
+}
+
+hub_handle& hub_handle::operator=(const hub_handle& o) noexcept {
+  if (this != &o) {
+    hub_handle keep(o);  // counted before this one lets go of its own
+    std::swap(s_, keep.s_);
+  }
+  return *this;
+}
+
+hub_handle::~hub_handle() {
+  // The last one wakes the hub, which then finds no reason to stay armed.
+  if (s_ && s_->handles.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    s_->post(std::make_shared<posted_job>(nullptr));
+}
+
+bool hub_handle::post(std::function<void()> fn) const {
+  if (!fn) return true;
+  return s_->post(std::make_shared<posted_job>(std::move(fn)));
+}
+
 }  // namespace greenring

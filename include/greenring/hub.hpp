@@ -16,6 +16,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -72,6 +74,41 @@ auto run(F&& fn) {
   detail::kill_all_tasks();
   return t.get();
 }
+
+namespace detail {
+struct remote_shared;
+}
+
+/// A thread-safe way into one thread's hub, for code on other threads (a C
+/// library's callback thread, a std::thread doing blocking work): post(fn)
+/// runs fn as a new task on that hub, as Boost.Asio's post(executor, fn)
+/// or gevent's run_callback_threadsafe do. Copy it freely, use it from any
+/// thread. While a handle exists its hub counts as able to be woken (no
+/// loop_exit for lack of work). A handle does not survive fork().
+///
+///   auto home = greenring::hub_handle::current();
+///   std::thread worker([home, &result] {
+///     int v = crunch();                              // blocking is fine here
+///     home.post([&result, v] { result.set(v); });    // runs on home's hub
+///   });
+///   int v = result.get();                            // parks this task only
+class hub_handle {
+ public:
+  /// The calling thread's hub (made if it has none).
+  static hub_handle current();
+  /// From any thread: queues fn to run as a task on the hub, in FIFO order
+  /// with other posts. False (fn dropped, on the calling thread) when that
+  /// hub has gone (its thread ended).
+  bool post(std::function<void()> fn) const;
+
+  hub_handle(const hub_handle& o) noexcept;
+  hub_handle& operator=(const hub_handle& o) noexcept;
+  ~hub_handle();
+
+ private:
+  explicit hub_handle(std::shared_ptr<detail::remote_shared> s) noexcept : s_(std::move(s)) {}
+  std::shared_ptr<detail::remote_shared> s_;
+};
 
 /// A snapshot of the calling thread's hub (all zero when it has none).
 struct runtime_stats {

@@ -48,6 +48,7 @@ struct pool_job {
   bool done = false;                    // hub-side: the result has arrived
   greenlet* waiter = nullptr;           // hub-side: the task in get()/wait()
   void* account = nullptr;              // the submitting hub's count of this pool's jobs (for join)
+  bool expected = true;                 // counted in the hub's expected results (hub_handle posts are not)
 };
 
 void pool_submit(threadpool_impl& p, std::shared_ptr<pool_job> job);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <latch>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -112,6 +113,68 @@ TEST_F(ThreadPool, ManyTasksManyJobs) {
 TEST_F(ThreadPool, GlobalPoolExists) {
   EXPECT_GE(greenring::threadpool::global().size(), 1u);
   EXPECT_EQ(greenring::threadpool::global().apply([] { return 3; }), 3);
+}
+
+}  // namespace
+
+namespace {
+
+// The hub's wake-up read stays armed while a handle exists; once the last
+// one is gone it is disarmed at the hub's next turn.
+void settle() {
+  for (int i = 0; i < 1000 && greenring::stats().io_in_flight > 0; ++i) greenring::yield();
+}
+
+// Four threads post 1,000 functions each into this thread's hub; each runs
+// as a task here, and the last one wakes the waiting test.
+TEST_F(ThreadPool, HubHandlePostsFromOtherThreadsRunOnTheHub) {
+  const auto home = std::this_thread::get_id();
+  int ran = 0;
+  bool wrong_thread = false;
+  greenring::event all_in;
+  {
+    auto h = greenring::hub_handle::current();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([h, &ran, &wrong_thread, &all_in, home] {
+        for (int i = 0; i < 1000; ++i)
+          EXPECT_TRUE(h.post([&ran, &wrong_thread, &all_in, home] {
+            wrong_thread = wrong_thread || std::this_thread::get_id() != home;
+            greenring::yield();  // a task: it may block
+            if (++ran == 4000) all_in.set();
+          }));
+      });
+    EXPECT_TRUE(all_in.wait(60s));
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_EQ(ran, 4000);
+  EXPECT_FALSE(wrong_thread);
+  settle();
+}
+
+// The seeds' Pool.apply_async shape with a plain std::thread: it blocks,
+// then hands its result back through the handle.
+TEST_F(ThreadPool, HubHandleCarriesAResultFromAThreadIntoATask) {
+  greenring::async_result<int> r;
+  std::thread worker([h = greenring::hub_handle::current(), &r] {
+    int v = 6 * 7;
+    h.post([&r, v] { r.set(v); });
+  });
+  EXPECT_EQ(r.get(10s), 42);
+  worker.join();
+  settle();
+}
+
+TEST_F(ThreadPool, HubHandleToAHubThatHasGoneRefusesPosts) {
+  std::optional<greenring::hub_handle> h;
+  std::thread t([&h] {
+    h.emplace(greenring::hub_handle::current());
+    greenring::yield();
+  });
+  t.join();  // its hub went with the thread
+  bool ran = false;
+  EXPECT_FALSE(h->post([&ran] { ran = true; }));
+  EXPECT_FALSE(ran);
 }
 
 }  // namespace
