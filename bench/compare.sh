@@ -31,7 +31,7 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
             continue
         for k in ("ns_per_switch", "ns_per_task", "rss_per_task_bytes", "wake_all_ms", "spawn_ns_per_task",
                   "MB_per_s", "req_per_s", "p50_us", "p99_us", "server_cpu_us_per_req",
-                  "ns_per_round_trip", "items_per_s", "ns_per_lock", "peak_rss_mib", "cpu_ms"):
+                  "ns_per_round_trip", "items_per_s", "ns_per_lock", "peak_rss_mib", "peak_anon_mib", "cpu_ms"):
             if k in b:
                 vals.setdefault((b["run_name"], k), []).append(
                     b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task", "ns_per_round_trip", "ns_per_lock") else 1))

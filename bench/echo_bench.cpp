@@ -1,10 +1,12 @@
 // echo_bench: closed-loop 64-byte request/response over loopback, the same
-// greenring load generator against three servers, each in its own process:
+// load generator against three servers, each in its own process:
 //   greenring  one task per connection (stream_server)
 //   threads    one std::thread per connection, blocking recv/send
 //   uring      hand-written callback-style liburing loop, batched
 //              submissions, no coroutines: the physical reference
-// The server is pinned to CPU 0 and the load generator to CPU 1. Each run
+// The load generator is a callback-style liburing client (run_load_uring;
+// ECHO_BENCH_LOAD=greenring uses greenring client tasks instead). The
+// server is pinned to CPU 0 and the load generator to CPU 1. Each run
 // warms up for 2 s, then measures for ECHO_BENCH_SECONDS (default 10).
 // Counters: requests/s, p50/p99 latency (us), server CPU us per request
 // (from /proc/<pid>/stat: all server threads, exited ones included).
@@ -248,6 +250,121 @@ load_result run_load(pid_t server, std::uint16_t port, int conns, double warm_s,
   return r;
 }
 
+// The default load generator: callback-style liburing like the reference
+// server, each request a send linked to its recv (one CQE per request), one
+// submit_and_wait per turn. It spends as little client CPU per request as
+// we know how to, so that the server, not the generator, sets the pace
+// (with greenring's own client tasks the fast servers sat 8-15% idle at
+// 1,000 connections: the generator's core was the limit).
+load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double warm_s, double measure_s) {
+  struct conn {
+    int fd = -1;
+    clk::time_point start;
+    std::size_t got = 0;
+    char back[msg_size];
+  };
+  const auto t0 = clk::now();
+  const auto warm_end = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(warm_s));
+  const auto end = warm_end + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(measure_s));
+  load_result r;
+  std::vector<conn> cs(static_cast<std::size_t>(conns));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (auto& c : cs) {
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ++r.errors;
+  }
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  if (io_uring_queue_init_params(4096, &ring, &p) < 0) std::abort();
+  auto get_sqe = [&ring] {
+    io_uring_sqe* q;
+    while (!(q = io_uring_get_sqe(&ring))) io_uring_submit(&ring);
+    return q;
+  };
+  static const std::string msg(msg_size, 'e');
+  auto arm_recv = [&](std::size_t i) {
+    io_uring_sqe* q = get_sqe();
+    io_uring_prep_recv(q, cs[i].fd, cs[i].back + cs[i].got, msg_size - cs[i].got, 0);
+    io_uring_sqe_set_data64(q, i << 1 | 1);
+  };
+  auto start = [&](std::size_t i, clk::time_point now) {
+    cs[i].start = now;
+    cs[i].got = 0;
+    io_uring_sqe* q = get_sqe();
+    io_uring_prep_send(q, cs[i].fd, msg.data(), msg_size, MSG_NOSIGNAL);
+    q->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;  // only a failed send posts
+    io_uring_sqe_set_data64(q, i << 1);
+    arm_recv(i);
+  };
+  std::vector<float> lat;
+  lat.reserve(4u << 20);
+  std::size_t active = 0;
+  for (std::size_t i = 0; i < cs.size(); ++i)
+    if (cs[i].fd >= 0) {
+      start(i, clk::now());
+      ++active;
+    }
+  double cpu_at_warm_end = -1;
+  bool measured = false;
+  while (active > 0) {
+    io_uring_submit_and_wait(&ring, 1);
+    const auto now = clk::now();
+    if (cpu_at_warm_end < 0 && now >= warm_end) cpu_at_warm_end = cpu_ns(server);
+    if (!measured && now >= end) {
+      r.server_cpu_ns = cpu_ns(server) - cpu_at_warm_end;
+      measured = true;
+    }
+    io_uring_cqe* cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      ++n;
+      const std::size_t i = cqe->user_data >> 1;
+      conn& c = cs[i];
+      const int res = cqe->res;
+      if (!(cqe->user_data & 1) || res <= 0) {  // a failed send, or a recv that failed or saw EOF
+        if (cqe->user_data & 1) {
+          ++r.errors;
+          ::close(c.fd);
+          c.fd = -1;
+          --active;
+        }
+        continue;  // the recv linked to a failed send reports (cancelled) next
+      }
+      c.got += static_cast<std::size_t>(res);
+      if (c.got < msg_size) {
+        arm_recv(i);
+        continue;
+      }
+      if (c.start >= warm_end && c.start < end)
+        lat.push_back(std::chrono::duration<float, std::micro>(now - c.start).count());
+      if (now >= end) {
+        ::close(c.fd);
+        c.fd = -1;
+        --active;
+      } else {
+        start(i, now);
+      }
+    }
+    io_uring_cq_advance(&ring, n);
+  }
+  io_uring_queue_exit(&ring);
+  if (!measured) r.server_cpu_ns = cpu_ns(server) - cpu_at_warm_end;
+  std::sort(lat.begin(), lat.end());
+  r.requests = static_cast<double>(lat.size());
+  r.seconds = measure_s;
+  if (!lat.empty()) {
+    r.p50 = lat[lat.size() / 2];
+    r.p99 = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+  }
+  return r;
+}
+
 double measure_seconds() {
   const char* e = std::getenv("ECHO_BENCH_SECONDS");
   double s = e ? std::atof(e) : 10;
@@ -259,7 +376,9 @@ void BM_echo(benchmark::State& state, int kind) {
   pin(1);
   for (auto _ : state) {
     server_proc s = start_server(kind);
-    load_result r = run_load(s.pid, s.port, conns, 2.0, measure_seconds());
+    const char* gen = std::getenv("ECHO_BENCH_LOAD");  // "greenring": greenring client tasks instead
+    load_result r = gen && std::string(gen) == "greenring" ? run_load(s.pid, s.port, conns, 2.0, measure_seconds())
+                                                            : run_load_uring(s.pid, s.port, conns, 2.0, measure_seconds());
     ::kill(s.pid, SIGKILL);
     ::waitpid(s.pid, nullptr, 0);
     state.counters["req_per_s"] = r.requests / r.seconds;
