@@ -343,6 +343,9 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
   const_buffer parts[] = {const_buffer(req), const_buffer(body)};
   std::error_code send_ec;
   c.s.write(parts, send_ec, x.read_timeout());
+  // Not kept while the response is awaited: with a thousand requests in
+  // flight that is a quarter MiB of heads already sent.
+  std::string().swap(req);
   if (send_ec) {
     // A server may answer before it has read the whole body and close,
     // resetting the connection under our write (a 413 for an upload too
