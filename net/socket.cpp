@@ -9,6 +9,7 @@
 #include "../runtime/detail/io.hpp"
 
 #include <greenring/hub.hpp>
+#include <greenring/queue.hpp>
 #include <greenring/resolver.hpp>
 #include <greenring/socket.hpp>
 #include <greenring/timeout.hpp>
@@ -223,39 +224,108 @@ tcp_stream tcp_stream::connect(const address& to, duration timeout) {
   return s;
 }
 
+namespace {
+
+// RFC 8305 section 4: alternate the families, keeping each family's order.
+std::vector<address> interleave_families(const std::vector<address>& in) {
+  std::vector<address> first, second;
+  const int lead = in.empty() ? AF_UNSPEC : in.front().family();
+  for (const auto& a : in) (a.family() == lead ? first : second).push_back(a);
+  std::vector<address> out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < std::max(first.size(), second.size()); ++i) {
+    if (i < first.size()) out.push_back(first[i]);
+    if (i < second.size()) out.push_back(second[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+tcp_stream tcp_stream::connect(const std::vector<address>& candidates, std::error_code& ec, duration timeout) {
+  ec.clear();
+  if (candidates.empty()) {
+    ec = std::make_error_code(std::errc::host_unreachable);
+    return {};
+  }
+  const auto dl = deadline_of(timeout);
+  if (candidates.size() == 1) return connect(candidates.front(), ec, timeout);
+  const std::vector<address> order = interleave_families(candidates);
+  // Attempts run as tasks; each reports its index on `ended` when it ends.
+  // They use this frame: the guard, destroyed first, kills (and so waits
+  // for) any still running before the rest goes.
+  queue<std::size_t> ended;
+  std::vector<tcp_stream> got(order.size());
+  std::vector<std::error_code> errs(order.size());
+  struct attempts {
+    std::vector<task<void>> running;
+    ~attempts() {
+      for (auto& t : running) t.kill();
+    }
+  } att;
+  std::size_t next = 0, live = 0;
+  auto launch = [&] {
+    const std::size_t i = next++;
+    ++live;
+    att.running.push_back(spawn([&, i] {
+      got[i] = connect(order[i], errs[i], left_until(dl));
+      ended.put(i);
+    }));
+  };
+  launch();
+  for (;;) {
+    std::optional<std::size_t> done;
+    const auto now = clock::now();
+    if (now >= dl) break;
+    const duration wait = next < order.size() ? std::min<duration>(attempt_delay, dl - now) : dl - now;
+    try {
+      done = ended.get(wait);
+    } catch (const queue_empty&) {
+    }
+    if (!done) {
+      if (next < order.size()) launch();  // the last one is slow: start the next beside it
+      continue;
+    }
+    --live;
+    if (!errs[*done]) {
+      ec.clear();
+      return std::move(got[*done]);  // the guard cancels the others
+    }
+    ec = errs[*done];
+    if (next < order.size()) launch();  // failed: the next one at once
+    else if (live == 0) return {};
+  }
+  ec = std::make_error_code(std::errc::timed_out);
+  return {};
+}
+
+tcp_stream tcp_stream::connect(const std::vector<address>& candidates, duration timeout) {
+  std::error_code ec;
+  tcp_stream s = connect(candidates, ec, timeout);
+  if (ec) throw_io("connect", candidates.empty() ? address() : candidates.back(), ec);
+  return s;
+}
+
 tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, std::error_code& ec, duration timeout) {
   ec.clear();
   const auto dl = deadline_of(timeout);
   std::vector<address> addrs = resolve(host, port, ec, AF_UNSPEC, left_until(dl));
   if (ec) return {};
-  if (addrs.empty()) {
-    ec = std::make_error_code(std::errc::host_unreachable);
-    return {};
-  }
-  for (const address& a : addrs) {
-    tcp_stream s = connect(a, ec, left_until(dl));
-    if (!ec) return s;
-    if (ec == std::errc::timed_out) break;
-  }
-  return {};
+  return connect(addrs, ec, left_until(dl));
 }
 
 tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, duration timeout) {
   std::error_code ec;
   const auto dl = deadline_of(timeout);
-  std::error_code rec;
-  std::vector<address> addrs = resolve(host, port, rec, AF_UNSPEC, left_until(dl));
-  if (rec) throw std::system_error(rec, "resolve " + std::string(host));
-  address last;
-  for (const address& a : addrs) {
-    last = a;
-    tcp_stream s = connect(a, ec, left_until(dl));
-    if (!ec) return s;
-    if (ec == std::errc::timed_out) break;
+  std::vector<address> addrs = resolve(host, port, ec, AF_UNSPEC, left_until(dl));
+  if (ec) throw std::system_error(ec, "resolve " + std::string(host));
+  tcp_stream s = connect(addrs, ec, left_until(dl));
+  if (ec) {
+    std::string what = "connect " + std::string(host) + ":" + std::to_string(port);
+    if (!addrs.empty()) what += " (" + addrs.back().to_string() + (addrs.size() > 1 ? " and others" : "") + ")";
+    throw std::system_error(ec, what);
   }
-  if (!ec) ec = std::make_error_code(std::errc::host_unreachable);
-  throw std::system_error(ec, "connect " + std::string(host) + ":" + std::to_string(port) + " (" +
-                                  last.to_string() + ")");
+  return s;
 }
 
 tcp_stream tcp_stream::from_fd(int fd) {

@@ -32,6 +32,7 @@
 #include <greenring/detail/io_counter.hpp>
 #include <greenring/task.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,6 +42,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace greenring {
 
@@ -81,8 +83,18 @@ class tcp_stream {
   /// Connects to `to` (IPv4, IPv6 or Unix). Blocks the task, not the thread.
   static tcp_stream connect(const address& to, duration timeout = forever);
   static tcp_stream connect(const address& to, std::error_code& ec, duration timeout = forever);
-  /// Resolves `host` (see resolve()) and tries each address in turn until
-  /// one accepts; `timeout` bounds the whole attempt. The error names the
+  /// Connects to whichever of `candidates` answers first, Happy Eyeballs
+  /// style (RFC 8305): families interleaved (IPv6, IPv4, IPv6, ...), the
+  /// next attempt started when the one before has failed or has not
+  /// connected within `attempt_delay`, the others cancelled once one has.
+  /// An address that drops SYNs (a broken IPv6 route) costs 250 ms, not
+  /// the whole timeout. `timeout` bounds everything; on failure `ec` is the
+  /// last attempt's error (timed_out when time ran out).
+  static tcp_stream connect(const std::vector<address>& candidates, std::error_code& ec, duration timeout = forever);
+  static tcp_stream connect(const std::vector<address>& candidates, duration timeout = forever);
+  static constexpr duration attempt_delay = std::chrono::milliseconds(250);
+  /// Resolves `host` (see resolve()) and connects to one of its addresses
+  /// as above; `timeout` bounds the whole attempt. The error names the
   /// host and the last address tried.
   static tcp_stream connect(std::string_view host, std::uint16_t port, duration timeout = forever);
   static tcp_stream connect(std::string_view host, std::uint16_t port, std::error_code& ec,

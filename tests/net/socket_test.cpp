@@ -593,3 +593,75 @@ TEST_F(Socket, AcceptLoopBacksOffOnEmfileAndRecovers) {
 }
 
 }  // namespace
+
+namespace {
+
+// A listener whose accept queue is full: the kernel drops further SYNs, so
+// a connect to it hangs (as to a host behind a broken route) until its
+// timeout.
+struct blackhole {
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  address at;
+  blackhole() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(lfd, 0), 0);
+    EXPECT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    at = address::from_native(reinterpret_cast<sockaddr*>(&a), len);
+    EXPECT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);  // fills the queue
+  }
+  ~blackhole() {
+    ::close(filler);
+    ::close(lfd);
+  }
+};
+
+// Happy Eyeballs: an address that never answers does not stop the next one
+// from being tried; the one trying sequentially gave up at the timeout.
+TEST_F(Socket, ConnectToCandidatesGetsPastOneThatNeverAnswers) {
+  blackhole hole;
+  std::error_code ec;
+  EXPECT_FALSE(tcp_stream::connect(hole.at, ec, 50ms).native_handle() >= 0);
+  ASSERT_EQ(ec, std::errc::timed_out) << "the blackhole drops SYNs";
+  auto l = tcp_listener::bind(loopback4());
+  auto acceptor = greenring::spawn([&] { return l.accept().peer(); });
+  tcp_stream s = tcp_stream::connect(std::vector<address>{hole.at, l.local()}, ec, 10s);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(s.peer(), l.local());
+  EXPECT_EQ(acceptor.get(), s.local());
+  // The attempt at the blackhole was cancelled: no task or request is left
+  // (the fixture checks).
+}
+
+TEST_F(Socket, ConnectToCandidatesSkipsRefusalsAndReportsTheLastError) {
+  auto closed = tcp_listener::bind(loopback4());
+  const address refused = closed.local();
+  closed.close();
+  auto l = tcp_listener::bind(loopback4());
+  auto acceptor = greenring::spawn([&] { l.accept(); });
+  std::error_code ec;
+  tcp_stream s = tcp_stream::connect(std::vector<address>{refused, l.local()}, ec, 10s);
+  EXPECT_FALSE(ec) << ec.message();
+  acceptor.get();
+  tcp_stream none = tcp_stream::connect(std::vector<address>{refused, refused}, ec, 10s);
+  EXPECT_EQ(ec, std::errc::connection_refused);
+  blackhole hole;
+  tcp_stream late = tcp_stream::connect(std::vector<address>{hole.at, refused}, ec, 300ms);
+  EXPECT_EQ(ec, std::errc::timed_out) << "the refusal came first; the blackhole then ran out of time";
+  EXPECT_THROW(tcp_stream::connect(std::vector<address>{}), std::system_error);
+}
+
+TEST_F(Socket, KillingAMultiAddressConnectCancelsEveryAttempt) {
+  blackhole a, b;
+  auto t = greenring::spawn([&] { return tcp_stream::connect(std::vector<address>{a.at, b.at}, 30s); });
+  for (int i = 0; i < 1000 && greenring::stats().io_in_flight < 2; ++i) greenring::sleep(1ms);
+  EXPECT_EQ(greenring::stats().io_in_flight, 2u) << "both attempts running";
+  t.kill();
+  EXPECT_THROW(t.get(), greenring::task_killed);
+}
+
+}  // namespace
