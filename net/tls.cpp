@@ -30,6 +30,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string_view>
 #include <mutex>
 
 namespace greenring::tls {
@@ -75,12 +78,63 @@ bool is_ip(std::string_view host) {
 
 // ---------------------------------------------------------------- context
 
+namespace {
+
+// ALPN's wire form: each name prefixed by its length.
+std::string alpn_wire(const std::vector<std::string>& protocols) {
+  std::string w;
+  for (const auto& p : protocols) {
+    if (p.empty() || p.size() > 255) throw std::invalid_argument("tls: an ALPN protocol name must be 1-255 bytes");
+    w.push_back(static_cast<char>(p.size()));
+    w += p;
+  }
+  return w;
+}
+
+// A server context's ALPN list lives in the SSL_CTX itself (ex data, freed
+// with it): sessions may outlive the context object.
+int alpn_index() {
+  static const int idx = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); });
+  return idx;
+}
+
+int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen,
+                void*) {
+  const auto* ours = static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), alpn_index()));
+  if (!ours) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, reinterpret_cast<const unsigned char*>(ours->data()),
+                            static_cast<unsigned>(ours->size()), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+void context::set_alpn(const std::vector<std::string>& protocols) {
+  auto* ctx = static_cast<SSL_CTX*>(ctx_);
+  auto wire = std::make_unique<std::string>(alpn_wire(protocols));
+  delete static_cast<std::string*>(SSL_CTX_get_ex_data(ctx, alpn_index()));
+  if (SSL_CTX_set_ex_data(ctx, alpn_index(), wire.get()) != 1) fail("setting the ALPN protocols");
+  wire.release();
+  SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
+}
+
 context context::client(const client_options& o) {
   context c;
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) fail("SSL_CTX_new");
   c.ctx_ = ctx;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (!o.alpn.empty()) {
+    const std::string wire = alpn_wire(o.alpn);
+    if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                                static_cast<unsigned>(wire.size())) != 0)  // 0 is success here
+      fail("setting the ALPN protocols");
+  }
   c.verify_ = o.verify;
   if (o.verify) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -380,6 +434,13 @@ void stream::write_all(const_buffer buf, duration timeout) {
   std::error_code ec;
   write_all(buf, ec, timeout);
   if (ec) throw std::system_error(ec, "TLS send to " + p_->sock.peer().to_string());
+}
+
+std::string_view stream::alpn() const noexcept {
+  const unsigned char* p = nullptr;
+  unsigned n = 0;
+  SSL_get0_alpn_selected(p_->ssl, &p, &n);
+  return {reinterpret_cast<const char*>(p), n};
 }
 
 void stream::shutdown() noexcept {

@@ -38,6 +38,7 @@ struct client_options {
   bool verify = true;                 // false: no certificate or host check (--insecure)
   std::vector<std::string> ca_pem;    // extra trusted CAs, PEM text
   bool system_ca = true;              // also trust the system store
+  std::vector<std::string> alpn;      // protocols offered by ALPN, preferred first ("http/1.1"); empty: none
 };
 
 /// An SSL_CTX: share one between many connections.
@@ -46,6 +47,10 @@ class context {
   static context client(const client_options& o = {});
   /// A server context from a certificate chain and key, PEM text.
   static context server(const std::string& cert_pem, const std::string& key_pem);
+  /// Server side of ALPN: the first of `protocols` that the client also
+  /// offers is chosen; with none in common the handshake goes on without
+  /// one (the client then speaks its default), as nginx does.
+  void set_alpn(const std::vector<std::string>& protocols);
   context(context&&) noexcept;
   context& operator=(context&&) noexcept;
   ~context();
@@ -82,6 +87,8 @@ class stream {
   std::size_t try_read_some(mutable_buffer buf, std::error_code& ec);
   std::size_t write_all(const_buffer buf, std::error_code& ec, duration timeout = forever);
   void write_all(const_buffer buf, duration timeout = forever);
+  /// The protocol ALPN settled on ("http/1.1"), or empty.
+  std::string_view alpn() const noexcept;
   /// Sends close_notify (does not wait for the peer's).
   void shutdown() noexcept;
   void close() noexcept;

@@ -522,6 +522,7 @@ void take_idle(detail::pool_state& pool, std::vector<detail::transport>& idle, c
     tls::client_options t;
     t.verify = !o.insecure;
     t.ca_pem = o.ca_pem;
+    t.alpn = {"http/1.1"};  // said out loud, as curl and browsers do
     pool.tls_ctx = std::make_unique<tls::context>(tls::context::client(t));
   }
   try {

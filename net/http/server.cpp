@@ -286,8 +286,10 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
 
 server::server(const address& at, handler_type handler, server_options opts)
     : st_(std::make_shared<detail::server_state>()) {
-  if (!opts.tls_cert_pem.empty())
+  if (!opts.tls_cert_pem.empty()) {
     st_->tls_ctx = std::make_unique<tls::context>(tls::context::server(opts.tls_cert_pem, opts.tls_key_pem));
+    st_->tls_ctx->set_alpn({"http/1.1"});  // a client offering only h2 goes on without ALPN
+  }
   srv_ = std::make_unique<stream_server>(at, [h = std::move(handler), opts, st = st_](tcp_stream& s) {
     try {
       detail::transport t;

@@ -687,6 +687,34 @@ TEST_F(Http, TlsHandshakeFailureSendsItsAlert) {
   EXPECT_NE(why.find("unknown ca"), std::string::npos) << why;
 }
 
+// ALPN: the server picks http/1.1 when offered, and goes on without ALPN
+// when the client offers only what it does not speak.
+TEST_F(Http, TlsServerSelectsHttp11ByAlpn) {
+  pki p;
+  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
+  http::server_options so;
+  so.tls_cert_pem = cert.cert_pem;
+  so.tls_key_pem = cert.key_pem;
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "x"}; },
+                   so);
+  srv.start();
+  auto offer = [&](std::vector<std::string> protocols) {
+    greenring::tls::client_options co;
+    co.ca_pem = {p.ca.cert_pem};
+    co.alpn = std::move(protocols);
+    auto ctx = greenring::tls::context::client(co);
+    auto t = greenring::tls::stream::connect(tcp_stream::connect(srv.local()), ctx, "localhost", 5s);
+    std::string chosen(t.alpn());
+    t.shutdown();
+    return chosen;
+  };
+  EXPECT_EQ(offer({"h2", "http/1.1"}), "http/1.1");
+  EXPECT_EQ(offer({"h2"}), "") << "no protocol in common: the handshake still succeeds";
+  EXPECT_EQ(offer({}), "");
+  EXPECT_THROW(greenring::tls::context::client({true, {}, true, {std::string(300, 'p')}}), std::invalid_argument);
+  srv.stop();
+}
+
 // Plain HTTP sent to a TLS port gets a readable 400, not an alert or a
 // silent close.
 TEST_F(Http, PlainHttpToATlsPortGetsA400InPlainHttp) {
