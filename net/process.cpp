@@ -28,12 +28,6 @@ namespace {
 
 using detail::clock;
 
-duration left_until(clock::time_point dl) noexcept {
-  if (dl == clock::time_point::max()) return forever;
-  auto left = dl - clock::now();
-  return left.count() > 0 ? left : duration::zero();
-}
-
 // Debian 12's glibc declares these without C linkage (<sys/pidfd.h>,
 // fixed in 2.37): the system calls themselves.
 int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
@@ -174,7 +168,7 @@ std::string pipe_stream::read_all(duration timeout) {
   std::size_t have = 0;
   for (;;) {
     if (out.size() - have < 16 * 1024) out.resize(std::max<std::size_t>(64 * 1024, out.size() * 2));
-    std::size_t n = read_some(mutable_buffer(out.data() + have, out.size() - have), left_until(deadline));
+    std::size_t n = read_some(mutable_buffer(out.data() + have, out.size() - have), detail::time_left(deadline));
     if (n == 0) break;
     have += n;
   }
@@ -409,7 +403,7 @@ std::optional<int> process::wait(duration timeout) {
     if (pidfd_ < 0) {
       // No pidfd: look again after a pause that grows to 20 ms.
       if (clock::now() >= deadline) return std::nullopt;
-      greenring::sleep(std::min<duration>(backoff, left_until(deadline)));
+      greenring::sleep(std::min<duration>(backoff, detail::time_left(deadline)));
       backoff = std::min(backoff * 2, std::chrono::milliseconds(20));
       continue;
     }
@@ -449,12 +443,12 @@ process::output process::communicate(std::string_view input, duration timeout) {
   } h;
   if (in_.is_open())
     h.writer = greenring::spawn([this, input, deadline, &write_ec] {
-      if (!input.empty()) in_.write_all(input, write_ec, left_until(deadline));
+      if (!input.empty()) in_.write_all(input, write_ec, detail::time_left(deadline));
       in_.close();
     });
-  if (err_.is_open()) h.err_reader = greenring::spawn([this, deadline, &res] { res.err = err_.read_all(left_until(deadline)); });
+  if (err_.is_open()) h.err_reader = greenring::spawn([this, deadline, &res] { res.err = err_.read_all(detail::time_left(deadline)); });
   try {
-    if (out_.is_open()) res.out = out_.read_all(left_until(deadline));
+    if (out_.is_open()) res.out = out_.read_all(detail::time_left(deadline));
     if (h.err_reader) h.err_reader->get();
     if (h.writer) h.writer->get();
   } catch (const std::system_error& e) {
@@ -466,7 +460,7 @@ process::output process::communicate(std::string_view input, duration timeout) {
   // A child that stopped reading its input is not an error here (Python
   // ignores the broken pipe too); running out of time is.
   if (write_ec == std::errc::timed_out) throw sys_error(ETIMEDOUT, what("communicate"));
-  if (!wait(left_until(deadline))) throw sys_error(ETIMEDOUT, what("communicate"));
+  if (!wait(detail::time_left(deadline))) throw sys_error(ETIMEDOUT, what("communicate"));
   return res;
 }
 

@@ -8,6 +8,7 @@
 // surfaced. A cancelled call that had moved bytes marks the socket broken.
 #include "../runtime/detail/io.hpp"
 
+#include <greenring/detail/wait_list.hpp>
 #include <greenring/hub.hpp>
 #include <greenring/queue.hpp>
 #include <greenring/resolver.hpp>
@@ -53,16 +54,6 @@ std::size_t bytes_or(int r, std::error_code& ec) noexcept {
 
 [[noreturn]] void throw_io(const char* op, const address& peer, std::error_code ec) {
   throw std::system_error(ec, std::string(op) + " " + peer.to_string());
-}
-
-clock::time_point deadline_of(duration d) noexcept {
-  return d == forever ? clock::time_point::max() : detail::deadline_after(d);
-}
-
-duration left_until(clock::time_point dl) noexcept {
-  if (dl == clock::time_point::max()) return forever;
-  auto left = dl - clock::now();
-  return left.count() > 0 ? left : duration::zero();
 }
 
 // What sock_op does off its fast path lives in these, out of line, so that
@@ -201,7 +192,7 @@ tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, duration 
   }
   s.core_.fd = fd;
   s.core_.peer = to;
-  int r = sock_op(s.core_, "connect", deadline_of(timeout), 0, [&](io_uring_sqe* q) {
+  int r = sock_op(s.core_, "connect", detail::deadline_in(timeout), 0, [&](io_uring_sqe* q) {
     io_uring_prep_connect(q, fd, to.native(), to.native_size());
   });
   if (r < 0) {
@@ -248,7 +239,7 @@ tcp_stream tcp_stream::connect(const std::vector<address>& candidates, std::erro
     ec = std::make_error_code(std::errc::host_unreachable);
     return {};
   }
-  const auto dl = deadline_of(timeout);
+  const auto dl = detail::deadline_in(timeout);
   if (candidates.size() == 1) return connect(candidates.front(), ec, timeout);
   const std::vector<address> order = interleave_families(candidates);
   // Attempts run as tasks; each reports its index on `ended` when it ends.
@@ -268,7 +259,7 @@ tcp_stream tcp_stream::connect(const std::vector<address>& candidates, std::erro
     const std::size_t i = next++;
     ++live;
     att.running.push_back(spawn([&, i] {
-      got[i] = connect(order[i], errs[i], left_until(dl));
+      got[i] = connect(order[i], errs[i], detail::time_left(dl));
       ended.put(i);
     }));
   };
@@ -308,18 +299,18 @@ tcp_stream tcp_stream::connect(const std::vector<address>& candidates, duration 
 
 tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, std::error_code& ec, duration timeout) {
   ec.clear();
-  const auto dl = deadline_of(timeout);
-  std::vector<address> addrs = resolve(host, port, ec, AF_UNSPEC, left_until(dl));
+  const auto dl = detail::deadline_in(timeout);
+  std::vector<address> addrs = resolve(host, port, ec, AF_UNSPEC, detail::time_left(dl));
   if (ec) return {};
-  return connect(addrs, ec, left_until(dl));
+  return connect(addrs, ec, detail::time_left(dl));
 }
 
 tcp_stream tcp_stream::connect(std::string_view host, std::uint16_t port, duration timeout) {
   std::error_code ec;
-  const auto dl = deadline_of(timeout);
-  std::vector<address> addrs = resolve(host, port, ec, AF_UNSPEC, left_until(dl));
+  const auto dl = detail::deadline_in(timeout);
+  std::vector<address> addrs = resolve(host, port, ec, AF_UNSPEC, detail::time_left(dl));
   if (ec) throw std::system_error(ec, "resolve " + std::string(host));
-  tcp_stream s = connect(addrs, ec, left_until(dl));
+  tcp_stream s = connect(addrs, ec, detail::time_left(dl));
   if (ec) {
     std::string what = "connect " + std::string(host) + ":" + std::to_string(port);
     if (!addrs.empty()) what += " (" + addrs.back().to_string() + (addrs.size() > 1 ? " and others" : "") + ")";
@@ -340,7 +331,7 @@ tcp_stream tcp_stream::from_fd(int fd) {
 
 std::size_t tcp_stream::read_some(mutable_buffer buf, std::error_code& ec, duration timeout) {
   ec.clear();
-  int r = sock_op(core_, "recv", deadline_of(timeout), POLLIN, [&](io_uring_sqe* q) {
+  int r = sock_op(core_, "recv", detail::deadline_in(timeout), POLLIN, [&](io_uring_sqe* q) {
     io_uring_prep_recv(q, core_.fd, buf.data, buf.size, 0);
   });
   return bytes_or(r, ec);
@@ -348,7 +339,7 @@ std::size_t tcp_stream::read_some(mutable_buffer buf, std::error_code& ec, durat
 
 void tcp_stream::wait_readable(std::error_code& ec, duration timeout) {
   ec.clear();
-  int r = sock_op(core_, "poll", deadline_of(timeout), 0, [&](io_uring_sqe* q) {
+  int r = sock_op(core_, "poll", detail::deadline_in(timeout), 0, [&](io_uring_sqe* q) {
     io_uring_prep_poll_add(q, core_.fd, POLLIN);
   });
   bytes_or(r, ec);
@@ -384,12 +375,12 @@ std::size_t tcp_stream::read_some(mutable_buffer buf, duration timeout) {
 }
 
 std::size_t tcp_stream::read_exact(mutable_buffer buf, std::error_code& ec, duration timeout) {
-  const auto dl = deadline_of(timeout);
+  const auto dl = detail::deadline_in(timeout);
   auto* p = static_cast<char*>(buf.data);
   std::size_t got = 0;
   ec.clear();
   while (got < buf.size) {
-    std::size_t n = read_some(mutable_buffer(p + got, buf.size - got), ec, left_until(dl));
+    std::size_t n = read_some(mutable_buffer(p + got, buf.size - got), ec, detail::time_left(dl));
     if (ec) return got;
     if (n == 0) {
       ec = make_error_code(io_errc::end_of_stream);
@@ -410,7 +401,7 @@ void tcp_stream::read_exact(mutable_buffer buf, duration timeout) {
 
 std::size_t tcp_stream::write_some(const_buffer buf, std::error_code& ec, duration timeout) {
   ec.clear();
-  int r = sock_op(core_, "send", deadline_of(timeout), POLLOUT, [&](io_uring_sqe* q) {
+  int r = sock_op(core_, "send", detail::deadline_in(timeout), POLLOUT, [&](io_uring_sqe* q) {
     io_uring_prep_send(q, core_.fd, buf.data, buf.size, MSG_NOSIGNAL);
   });
   return bytes_or(r, ec);
@@ -424,12 +415,12 @@ std::size_t tcp_stream::write_some(const_buffer buf, duration timeout) {
 }
 
 std::size_t tcp_stream::write_all(const_buffer buf, std::error_code& ec, duration timeout) {
-  const auto dl = deadline_of(timeout);
+  const auto dl = detail::deadline_in(timeout);
   auto* p = static_cast<const char*>(buf.data);
   std::size_t sent = 0;
   ec.clear();
   do {
-    std::size_t n = write_some(const_buffer(p + sent, buf.size - sent), ec, left_until(dl));
+    std::size_t n = write_some(const_buffer(p + sent, buf.size - sent), ec, detail::time_left(dl));
     if (ec) return sent;
     sent += n;
   } while (sent < buf.size);
@@ -445,7 +436,7 @@ void tcp_stream::write_all(const_buffer buf, duration timeout) {
 }
 
 std::size_t tcp_stream::write_all(std::span<const const_buffer> bufs, std::error_code& ec, duration timeout) {
-  const auto dl = deadline_of(timeout);
+  const auto dl = detail::deadline_in(timeout);
   // Bounded for the task's stack (see sock_op); more pieces take more calls.
   constexpr std::size_t max_iov = 16;
   std::size_t sent = 0;
@@ -537,7 +528,7 @@ tcp_stream tcp_listener::accept(std::error_code& ec, duration timeout) {
   ec.clear();
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  int r = sock_op(core_, "accept", deadline_of(timeout), POLLIN, [&](io_uring_sqe* q) {
+  int r = sock_op(core_, "accept", detail::deadline_in(timeout), POLLIN, [&](io_uring_sqe* q) {
     len = sizeof ss;
     io_uring_prep_accept(q, core_.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
   });
@@ -590,7 +581,7 @@ std::size_t udp_socket::send_to(const_buffer buf, const address& to, std::error_
   detail::socket_core& c = core_;
   address saved = c.peer;
   c.peer = to;  // for the messages
-  int r = sock_op(c, "sendto", deadline_of(timeout), POLLOUT, [&](io_uring_sqe* q) {
+  int r = sock_op(c, "sendto", detail::deadline_in(timeout), POLLOUT, [&](io_uring_sqe* q) {
     io_uring_prep_sendmsg(q, c.fd, &msg, MSG_NOSIGNAL);
   });
   c.peer = saved;
@@ -612,7 +603,7 @@ udp_socket::received udp_socket::receive_from(mutable_buffer buf, std::error_cod
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  int r = sock_op(core_, "recvfrom", deadline_of(timeout), POLLIN, [&](io_uring_sqe* q) {
+  int r = sock_op(core_, "recvfrom", detail::deadline_in(timeout), POLLIN, [&](io_uring_sqe* q) {
     msg.msg_name = &ss;
     msg.msg_namelen = sizeof ss;
     io_uring_prep_recvmsg(q, core_.fd, &msg, 0);
@@ -698,7 +689,7 @@ void stream_server::stop(duration grace) {
   if (acceptor_ && acceptor_.id() != greenlet::current().id()) acceptor_.join();
   if (!conns_.empty() && grace > duration::zero()) {
     detail::hub& h = detail::hub::get();
-    detail::wake_timer timer(h, h.current(), deadline_of(grace));
+    detail::wake_timer timer(h, h.current(), detail::deadline_in(grace));
     stop_waiter_ = &h.current();
     struct reset {
       greenlet*& w;

@@ -15,6 +15,7 @@
 // what arrived. Whole write_all calls are serialised too: OpenSSL wants a
 // write it refused with WANT_WRITE retried with the same bytes before any
 // other, and a message stays in one piece on the wire.
+#include <greenring/detail/wait_list.hpp>
 #include <greenring/lock.hpp>
 #include <greenring/tls.hpp>
 
@@ -31,9 +32,9 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
-#include <mutex>
 
 namespace greenring::tls {
 namespace {
@@ -58,15 +59,7 @@ struct bio_ptr {
   ~bio_ptr() { BIO_free(b); }
 };
 
-duration left(clk::time_point dl) {
-  if (dl == clk::time_point::max()) return forever;
-  auto d = dl - clk::now();
-  return d.count() > 0 ? duration(d) : duration::zero();
-}
 
-clk::time_point deadline_of(duration d) {
-  return d == forever ? clk::time_point::max() : clk::now() + d;
-}
 
 bool is_ip(std::string_view host) {
   std::string h(host);
@@ -215,7 +208,7 @@ struct stream::impl {
     std::lock_guard<greenring::mutex> held(flush_lock, std::adopt_lock);
     char* p = nullptr;
     for (int n; (n = BIO_nread0(net, &p)) > 0;) {
-      const std::size_t sent = sock.write_all(const_buffer(p, static_cast<std::size_t>(n)), ec, left(dl));
+      const std::size_t sent = sock.write_all(const_buffer(p, static_cast<std::size_t>(n)), ec, detail::time_left(dl));
       // What went out is gone from the pair even when the rest did not:
       // a later flush must not send it again.
       BIO_nread(net, &p, static_cast<int>(sent));
@@ -232,7 +225,7 @@ struct stream::impl {
       return;
     }
     std::lock_guard<greenring::mutex> held(fill_lock, std::adopt_lock);
-    fill_with([&](mutable_buffer b, std::error_code& e) { return sock.read_some(b, e, left(dl)); }, ec);
+    fill_with([&](mutable_buffer b, std::error_code& e) { return sock.read_some(b, e, detail::time_left(dl)); }, ec);
   }
   // The part of a fill after the lock: read(buffer, ec) into the pair's free
   // space, as much as it can take; false when it has none.
@@ -253,7 +246,7 @@ struct stream::impl {
   }
   // Takes `m` within the deadline; false (ec = timed_out) when it passed.
   static bool take(greenring::mutex& m, std::error_code& ec, clk::time_point dl) {
-    if (m.acquire(left(dl))) return true;
+    if (m.acquire(detail::time_left(dl))) return true;
     ec = std::make_error_code(std::errc::timed_out);
     return false;
   }
@@ -302,7 +295,7 @@ std::unique_ptr<stream::impl> new_session(tcp_stream s, const context& ctx) {
 // Runs the handshake to its end; `who` names the peer in errors. A client
 // failure that comes from verification says why.
 void handshake(stream::impl& p, duration timeout, const std::string& who) {
-  const auto dl = deadline_of(timeout);
+  const auto dl = detail::deadline_in(timeout);
   std::error_code ec;
   for (;;) {
     ERR_clear_error();
@@ -354,7 +347,7 @@ stream stream::accept(tcp_stream s, const context& ctx, duration timeout) {
 
 std::size_t stream::read_some(mutable_buffer buf, std::error_code& ec, duration timeout) {
   ec.clear();
-  const auto dl = deadline_of(timeout);
+  const auto dl = detail::deadline_in(timeout);
   for (;;) {
     ERR_clear_error();
     std::size_t n = 0;
@@ -408,7 +401,7 @@ std::size_t stream::try_read_some(mutable_buffer buf, std::error_code& ec) {
 
 std::size_t stream::write_all(const_buffer buf, std::error_code& ec, duration timeout) {
   ec.clear();
-  const auto dl = deadline_of(timeout);
+  const auto dl = detail::deadline_in(timeout);
   if (!impl::take(p_->write_lock, ec, dl)) return 0;
   std::lock_guard<greenring::mutex> held(p_->write_lock, std::adopt_lock);
   std::size_t done = 0;

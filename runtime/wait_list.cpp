@@ -20,6 +20,12 @@ clock::time_point deadline_in(duration d) noexcept {
   return d == forever ? clock::time_point::max() : deadline_after(d);
 }
 
+duration time_left(clock::time_point deadline) noexcept {
+  if (deadline == clock::time_point::max()) return forever;
+  const auto left = deadline - clock::now();
+  return left.count() > 0 ? left : duration::zero();
+}
+
 void wait_list::push(wait_node& n) noexcept {
   n.list = this;
   n.next = nullptr;

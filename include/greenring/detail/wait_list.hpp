@@ -76,6 +76,8 @@ class wait_list {
 
 /// The deadline `d` from now (saturating; forever stays max()).
 clock::time_point deadline_in(duration d) noexcept;
+/// What is left until `deadline`: forever for max(), never negative.
+duration time_left(clock::time_point deadline) noexcept;
 
 }  // namespace detail
 }  // namespace greenring
