@@ -203,6 +203,17 @@ struct load_result {
   std::size_t errors = 0;
 };
 
+// Requests/s and latency percentiles from the measured requests' latencies.
+void summarize(load_result& r, std::vector<float>& lat_us, double measure_s) {
+  std::sort(lat_us.begin(), lat_us.end());
+  r.requests = static_cast<double>(lat_us.size());
+  r.seconds = measure_s;
+  if (!lat_us.empty()) {
+    r.p50 = lat_us[lat_us.size() / 2];
+    r.p99 = lat_us[std::min(lat_us.size() - 1, lat_us.size() * 99 / 100)];
+  }
+}
+
 load_result run_load(pid_t server, std::uint16_t port, int conns, double warm_s, double measure_s) {
   const auto to = greenring::address::ip("127.0.0.1", port);
   const auto t0 = clk::now();
@@ -240,13 +251,7 @@ load_result run_load(pid_t server, std::uint16_t port, int conns, double warm_s,
   sampler.join();
   std::vector<float> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  r.requests = static_cast<double>(all.size());
-  r.seconds = measure_s;
-  if (!all.empty()) {
-    r.p50 = all[all.size() / 2];
-    r.p99 = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  }
+  summarize(r, all, measure_s);
   return r;
 }
 
@@ -355,13 +360,7 @@ load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double w
   }
   io_uring_queue_exit(&ring);
   if (!measured) r.server_cpu_ns = cpu_ns(server) - cpu_at_warm_end;
-  std::sort(lat.begin(), lat.end());
-  r.requests = static_cast<double>(lat.size());
-  r.seconds = measure_s;
-  if (!lat.empty()) {
-    r.p50 = lat[lat.size() / 2];
-    r.p99 = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
-  }
+  summarize(r, lat, measure_s);
   return r;
 }
 
