@@ -691,19 +691,13 @@ TEST_F(Http, TlsHandshakeFailureSendsItsAlert) {
 // when the client offers only what it does not speak.
 TEST_F(Http, TlsServerSelectsHttp11ByAlpn) {
   pki p;
-  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
-  http::server_options so;
-  so.tls_cert_pem = cert.cert_pem;
-  so.tls_key_pem = cert.key_pem;
-  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "x"}; },
-                   so);
-  srv.start();
+  auto srv = https_server(p.leaf({"localhost"}, {"127.0.0.1"}));
   auto offer = [&](std::vector<std::string> protocols) {
     greenring::tls::client_options co;
     co.ca_pem = {p.ca.cert_pem};
     co.alpn = std::move(protocols);
     auto ctx = greenring::tls::context::client(co);
-    auto t = greenring::tls::stream::connect(tcp_stream::connect(srv.local()), ctx, "localhost", 5s);
+    auto t = greenring::tls::stream::connect(tcp_stream::connect(srv->local()), ctx, "localhost", 5s);
     std::string chosen(t.alpn());
     t.shutdown();
     return chosen;
@@ -712,21 +706,14 @@ TEST_F(Http, TlsServerSelectsHttp11ByAlpn) {
   EXPECT_EQ(offer({"h2"}), "") << "no protocol in common: the handshake still succeeds";
   EXPECT_EQ(offer({}), "");
   EXPECT_THROW(greenring::tls::context::client({true, {}, true, {std::string(300, 'p')}}), std::invalid_argument);
-  srv.stop();
 }
 
 // Plain HTTP sent to a TLS port gets a readable 400, not an alert or a
 // silent close.
 TEST_F(Http, PlainHttpToATlsPortGetsA400InPlainHttp) {
   pki p;
-  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
-  http::server_options so;
-  so.tls_cert_pem = cert.cert_pem;
-  so.tls_key_pem = cert.key_pem;
-  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "x"}; },
-                   so);
-  srv.start();
-  tcp_stream s = tcp_stream::connect(srv.local());
+  auto srv = https_server(p.leaf({"localhost"}, {"127.0.0.1"}));
+  tcp_stream s = tcp_stream::connect(srv->local());
   s.write_all("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
   std::string out;
   char buf[4096];
@@ -734,7 +721,6 @@ TEST_F(Http, PlainHttpToATlsPortGetsA400InPlainHttp) {
   EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << out;
   EXPECT_NE(out.find("plain HTTP request sent to an HTTPS port"), std::string::npos) << out;
   s.close();
-  srv.stop();
 }
 
 TEST_F(Http, TlsCarriesMegabytesBothWaysIntact) {
