@@ -95,13 +95,6 @@ ssize_t write_no_sigpipe(int fd, const void* p, std::size_t n) {
   return r;
 }
 
-// One poll of `fd` for `events` on the ring; -ETIMEDOUT after `deadline`.
-int poll_fd(int fd, detail::io_counter& c, short events, clock::time_point deadline, const char* what) {
-  detail::io_op op(detail::hub::get(), fd, &c);
-  io_uring_prep_poll_add(op.sqe(deadline), fd, static_cast<unsigned>(events));
-  return op.wait(what);
-}
-
 std::string describe_status(int rc) {
   if (rc >= 0) return "exited with status " + std::to_string(rc);
   return "killed by signal " + std::to_string(-rc) + " (" + ::strsignal(-rc) + ")";
@@ -146,7 +139,7 @@ std::size_t pipe_stream::read_some(mutable_buffer buf, std::error_code& ec, dura
     if (r >= 0) return static_cast<std::size_t>(r);
     if (r == -EINTR) continue;
     if (r == -EAGAIN) {
-      if (poll_fd(fd_, counter_, POLLIN, deadline, "read") == -ETIMEDOUT) r = -ETIMEDOUT;
+      if (detail::poll_once(detail::hub::get(), fd_, &counter_, POLLIN, deadline, "read") == -ETIMEDOUT) r = -ETIMEDOUT;
       else continue;
     }
     if (r == -ECANCELED && (fd_ < 0 || counter_.closing)) r = -EBADF;
@@ -196,7 +189,7 @@ std::size_t pipe_stream::write_all(const_buffer buf, std::error_code& ec, durati
       ec = {errno, std::system_category()};
       return done;
     }
-    int r = poll_fd(fd_, counter_, POLLOUT, deadline, "write");
+    int r = detail::poll_once(detail::hub::get(), fd_, &counter_, POLLOUT, deadline, "write");
     if (r == -ETIMEDOUT) {
       ec = make_error_code(std::errc::timed_out);
       return done;
@@ -408,7 +401,7 @@ std::optional<int> process::wait(duration timeout) {
       continue;
     }
     // The pidfd turns readable when the child exits.
-    int r = poll_fd(pidfd_, counter_, POLLIN, deadline, "wait");
+    int r = detail::poll_once(detail::hub::get(), pidfd_, &counter_, POLLIN, deadline, "wait");
     if (r == -ETIMEDOUT) return reap(false);
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -ECANCELED) throw sys_error(-r, what("wait"));
   }

@@ -63,15 +63,6 @@ std::size_t bytes_or(int r, std::error_code& ec) noexcept {
   if (e.where.empty()) e.where = std::string("timeout: ") + what + " " + c.peer.to_string();
 }
 
-// After a CQE of -EAGAIN: waits until `events` are ready; -ETIMEDOUT when
-// the deadline passed first.
-[[gnu::noinline]] int wait_ready(detail::hub& h, detail::socket_core& c, const char* what, clock::time_point deadline,
-                                 short events) {
-  detail::io_op p(h, c.fd, &c.counter);
-  io_uring_prep_poll_add(p.sqe(deadline), c.fd, static_cast<unsigned>(events));
-  return p.wait(what);
-}
-
 // Runs one request on `c`'s fd, prepared by prep(sqe); see the invariants.
 // `retry_events`: POLLIN/POLLOUT to wait for before retrying after a CQE
 // -EAGAIN/-EINTR; 0 for requests that must not be repeated (connect).
@@ -102,7 +93,9 @@ int sock_op(detail::socket_core& c, const char* what, clock::time_point deadline
     }
     if (r < 0 && (c.closing || c.fd < 0)) return res_closed;
     if (retry_events && (r == -EINTR || r == -EAGAIN)) {
-      if (r == -EAGAIN && wait_ready(h, c, what, deadline, retry_events) == -ETIMEDOUT) return -ETIMEDOUT;
+      // After a CQE of -EAGAIN: wait until the socket is ready, then retry.
+      if (r == -EAGAIN && detail::poll_once(h, c.fd, &c.counter, retry_events, deadline, what) == -ETIMEDOUT)
+        return -ETIMEDOUT;
       continue;
     }
     return r;

@@ -116,6 +116,12 @@ bool kernel_cancels_by_fd() noexcept {
 
 }  // namespace
 
+int poll_once(hub& h, int fd, io_counter* counter, short events, clock::time_point deadline, const char* what) {
+  io_op op(h, fd, counter);
+  io_uring_prep_poll_add(op.sqe(deadline), fd, static_cast<unsigned short>(events));
+  return op.wait(what);
+}
+
 void cancel_fd(hub& h, int fd) {
   uring& r = h.ring();
   if (kernel_cancels_by_fd()) {

@@ -14,9 +14,7 @@ short wait_fd(int fd, short events, std::error_code& ec, duration timeout) {
   detail::hub& h = detail::hub::get();
   const auto deadline = detail::deadline_in(timeout);
   for (;;) {
-    detail::io_op op(h, fd, nullptr);
-    io_uring_prep_poll_add(op.sqe(deadline), fd, static_cast<unsigned short>(events));
-    const int r = op.wait("poll");
+    const int r = detail::poll_once(h, fd, nullptr, events, deadline, "poll");
     if (r >= 0) return static_cast<short>(r);
     if (r == -EINTR || r == -EAGAIN) continue;
     ec = std::error_code(-r, std::system_category());

@@ -76,6 +76,12 @@ class io_op final : public completion {
   bool expired_ = false;    // the deadline fired before the CQE
 };
 
+/// One POLL_ADD of `fd` for `events`, waited on as any io_op (`counter`:
+/// the descriptor's, so close() cancels it, or nullptr): the ready events,
+/// -ETIMEDOUT after `deadline`, or -errno. Out of line: a task parked here
+/// keeps a small frame.
+int poll_once(hub& h, int fd, io_counter* counter, short events, clock::time_point deadline, const char* what);
+
 /// Submits a cancel for every request on `fd` and returns; the requests'
 /// own CQEs follow. Never dropped: a full submission queue is flushed first.
 void cancel_fd(hub& h, int fd);
