@@ -175,6 +175,11 @@ request parse_request_head(std::string_view head, const limits& l) {
   return r;
 }
 
+bool persistent(const headers& h, int minor_version) noexcept {
+  if (has_token(h, "Connection", "close")) return false;
+  return minor_version != 0 || has_token(h, "Connection", "keep-alive");
+}
+
 bool has_token(const headers& h, std::string_view name, std::string_view token) noexcept {
   for (const auto& f : h) {
     if (!iequals(f.name, name)) continue;
@@ -191,9 +196,7 @@ bool has_token(const headers& h, std::string_view name, std::string_view token) 
 
 framing response_framing(const response_head& h, bool head_request) {
   framing f;
-  bool close = has_token(h.head, "Connection", "close");
-  if (h.minor_version == 0 && !has_token(h.head, "Connection", "keep-alive")) close = true;
-  f.reusable = !close;
+  f.reusable = persistent(h.head, h.minor_version);
   if (head_request || (h.status >= 100 && h.status < 200) || h.status == 204 || h.status == 304) {
     f.k = framing::none;
     return f;

@@ -46,6 +46,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// Whether any `name` field in `h` lists `token` (comma-separated,
 /// case-insensitive): Connection: close, keep-alive, ...
 bool has_token(const headers& h, std::string_view name, std::string_view token) noexcept;
+/// RFC 9112 9.3: whether a message of this version with these fields
+/// leaves its connection open (1.1 unless "close"; 1.0 only with
+/// "keep-alive"). The rule for requests and responses alike.
+bool persistent(const headers& h, int minor_version) noexcept;
 
 /// Where the head (status/request line + headers) ends in `buf`: the
 /// offset just past CRLFCRLF, or 0 when not complete yet. Throws when the

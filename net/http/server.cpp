@@ -264,8 +264,7 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
       buf.consume(len);
     }
     req.peer = s.peer();
-    bool close = detail::has_token(req.head, "Connection", "close") ||
-                 (req.minor_version == 0 && !detail::has_token(req.head, "Connection", "keep-alive"));
+    bool close = !detail::persistent(req.head, req.minor_version);
     // An HTTP/1.0 client keeps the connection only if the reply says so.
     const bool keep_alive_1_0 = req.minor_version == 0 && !close;
     reply rep;

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t hosts = 0;
     for (const auto& f : r.head) hosts += d::iequals(f.name, "Host");
     if (hosts > 1 || (r.minor_version == 1 && hosts != 1)) __builtin_trap();  // the Host rules held
-    (void)d::has_token(r.head, "Connection", "close");
+    (void)d::persistent(r.head, r.minor_version);  // Connection tokens
     std::string_view p = r.path();
     const char* t = r.target.data();
     if (!p.empty() && p != "/" && (p.data() < t || p.data() + p.size() > t + r.target.size())) __builtin_trap();
