@@ -470,6 +470,7 @@ TEST_F(Socket, UdpDatagramsBothWays) {
 // resolver's pool is busy, as with a DNS server that does not answer) ends
 // at the caller's timeout, and so does connecting by name.
 TEST_F(Socket, ResolverAndConnectByNameGiveUpAtTheirTimeout) {
+  greenring::clear_resolver_cache();  // an earlier test's answer would be served at once
   auto& pool = greenring::resolver_pool();
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -492,6 +493,120 @@ TEST_F(Socket, ResolverAndConnectByNameGiveUpAtTheirTimeout) {
   for (auto& b : blockers) b.get();
   EXPECT_FALSE(greenring::resolve("localhost", 80, ec, AF_UNSPEC, 5s).empty()) << ec.message();
   pool.join();  // the abandoned lookups have finished too
+}
+
+// A lookup that every waiter gave up on before a worker took it is never
+// run: a DNS server that does not answer cannot pile up abandoned work.
+// One already running finishes and its answer is cached.
+TEST_F(Socket, ResolverSkipsLookupsNobodyWaitsFor) {
+  greenring::clear_resolver_cache();
+  auto& pool = greenring::resolver_pool();
+  auto block_workers = [&pool](std::shared_future<void> released) {
+    std::vector<greenring::pool_result<void>> v;
+    for (std::size_t i = 0; i < pool.size(); ++i) v.push_back(pool.submit([released] { released.wait(); }));
+    return v;
+  };
+  auto lookup = [](greenring::duration timeout) {
+    return greenring::spawn([timeout] {
+      std::error_code e;
+      auto v = greenring::resolve("localhost", 80, e, AF_UNSPEC, timeout);
+      return std::make_pair(v.size(), e);
+    });
+  };
+  const auto s0 = greenring::resolver_statistics();
+  {
+    // One of two waiters leaving does not abandon the lookup: the other
+    // still gets the answer.
+    std::promise<void> release;
+    auto blockers = block_workers(release.get_future().share());
+    auto patient = lookup(5s);
+    auto hasty = lookup(10ms);
+    EXPECT_EQ(hasty.get().second, std::errc::timed_out);
+    release.set_value();
+    for (auto& b : blockers) b.get();
+    auto [n, e] = patient.get();
+    EXPECT_GT(n, 0u) << e.message();
+    pool.join();
+  }
+  const auto s1 = greenring::resolver_statistics();
+  EXPECT_EQ(s1.lookups - s0.lookups, 1u);
+  EXPECT_EQ(s1.shared - s0.shared, 1u);
+  EXPECT_EQ(s1.skipped, s0.skipped);
+  greenring::clear_resolver_cache();
+  {
+    // Every waiter gone before a worker was free: the lookup is skipped,
+    // and the next caller starts its own instead of joining it.
+    std::promise<void> release;
+    auto blockers = block_workers(release.get_future().share());
+    EXPECT_EQ(lookup(10ms).get().second, std::errc::timed_out);
+    auto fresh = lookup(5s);
+    greenring::yield();  // fresh asks before the workers are released
+    release.set_value();
+    for (auto& b : blockers) b.get();
+    auto [n, e] = fresh.get();
+    EXPECT_GT(n, 0u) << e.message();
+    pool.join();
+  }
+  const auto s2 = greenring::resolver_statistics();
+  EXPECT_EQ(s2.lookups - s1.lookups, 2u);
+  EXPECT_EQ(s2.shared, s1.shared);
+  EXPECT_EQ(s2.skipped - s1.skipped, 1u);
+  EXPECT_EQ(s2.cache_hits, s0.cache_hits);
+}
+
+// Answers are kept for their TTL, per name and family; failures only when
+// asked to; the cache is bounded.
+TEST_F(Socket, ResolverCachesAnswersForTheirTtl) {
+  const auto saved = greenring::resolver_cache();
+  struct restore {
+    greenring::resolver_cache_options o;
+    ~restore() { greenring::set_resolver_cache(o); }
+  } restore_on_exit{saved};
+  greenring::set_resolver_cache({.ttl = 1h, .negative_ttl = 1h, .max_entries = 2});
+  auto s0 = greenring::resolver_statistics();
+  EXPECT_EQ(s0.cached, 0u);
+  auto a = greenring::resolve("localhost", 80);
+  auto b = greenring::resolve("localhost", 81);  // the port is the caller's, not the cache's
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].host(), b[i].host());
+    EXPECT_EQ(b[i].port(), 81);
+  }
+  auto s1 = greenring::resolver_statistics();
+  EXPECT_EQ(s1.lookups - s0.lookups, 1u);
+  EXPECT_EQ(s1.cache_hits - s0.cache_hits, 1u);
+  EXPECT_EQ(s1.cached, 1u);
+  // Another family is another entry; an IP literal never reaches the cache.
+  EXPECT_FALSE(greenring::resolve("localhost", 80, AF_INET).empty());
+  EXPECT_EQ(greenring::resolve("127.0.0.1", 80).size(), 1u);
+  EXPECT_EQ(greenring::resolver_statistics().cached, 2u);
+  // A negative answer is kept (negative_ttl > 0), and the cache stays at
+  // max_entries: the entry nearest its expiry made room.
+  std::error_code e1, e2;
+  greenring::resolve("no-such-host.invalid", 80, e1);
+  greenring::resolve("no-such-host.invalid", 80, e2);
+  EXPECT_TRUE(e1);
+  EXPECT_EQ(e1, e2);
+  auto s2 = greenring::resolver_statistics();
+  EXPECT_EQ(s2.lookups - s1.lookups, 2u);  // localhost/AF_INET and the unknown host
+  EXPECT_EQ(s2.cache_hits - s1.cache_hits, 1u);
+  EXPECT_EQ(s2.cached, 2u);
+  // An expired answer is looked up again.
+  greenring::set_resolver_cache({.ttl = 1ns});
+  greenring::resolve("localhost", 80);
+  greenring::resolve("localhost", 80);
+  auto s3 = greenring::resolver_statistics();
+  EXPECT_EQ(s3.lookups - s2.lookups, 2u);
+  EXPECT_EQ(s3.cache_hits, s2.cache_hits);
+  // ttl 0: nothing kept; clear_resolver_cache forgets everything.
+  greenring::set_resolver_cache({.ttl = 0s});
+  greenring::resolve("localhost", 80);
+  EXPECT_EQ(greenring::resolver_statistics().cached, 0u);
+  greenring::set_resolver_cache({});
+  greenring::resolve("localhost", 80);
+  EXPECT_EQ(greenring::resolver_statistics().cached, 1u);
+  greenring::clear_resolver_cache();
+  EXPECT_EQ(greenring::resolver_statistics().cached, 0u);
 }
 
 // CPU jobs filling the global pool do not hold up name lookups.
