@@ -16,6 +16,7 @@
 #include <greenring/local.hpp>
 
 #include <cxxabi.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 
 namespace greenring {
@@ -32,6 +34,12 @@ namespace detail {
 // build of the library provides.
 #ifdef GREENRING_ASAN
 extern const char this_program_uses_asan_so_libgreenring_must_be_built_with_asan = 1;
+#elif defined(GREENRING_TSAN)
+extern const char this_program_uses_tsan_so_libgreenring_must_be_built_with_tsan = 1;
+bool tsan_forked_child = false;
+namespace {
+const int tsan_fork_registered = ::pthread_atfork(nullptr, nullptr, [] { tsan_forked_child = true; });
+}
 #else
 extern const char this_program_does_not_use_asan_so_libgreenring_must_not_either = 1;
 #endif
@@ -69,6 +77,9 @@ thread_state::thread_state() {
   eh = reinterpret_cast<eh_globals*>(abi::__cxa_get_globals());
   current = &root;
   root.home_ = this;
+#ifdef GREENRING_TSAN
+  root.tsan_fiber_ = __tsan_get_current_fiber();  // the thread's own
+#endif
 }
 
 thread_state::~thread_state() {
@@ -125,6 +136,9 @@ namespace {
 }  // namespace
 
 void switch_core::release_dead(greenlet& prev) noexcept {
+#ifdef GREENRING_TSAN
+  if (prev.tsan_fiber_) __tsan_destroy_fiber(std::exchange(prev.tsan_fiber_, nullptr));
+#endif
   if (prev.stack_lo_) {
     tls_state()->stacks.release(prev.stack_lo_, prev.stack_size_);
     prev.stack_lo_ = nullptr;
@@ -138,6 +152,8 @@ void switch_access::adopt_stack(thread_state& ts, greenlet& dead, greenlet& fres
   fresh.stack_lo_ = dead.stack_lo_;
   fresh.asan_bottom_ = dead.asan_bottom_;
   fresh.asan_size_ = dead.asan_size_;
+  fresh.tsan_fiber_ = std::exchange(dead.tsan_fiber_, nullptr);  // TSan's view of the stack goes with it
+  fresh.tsan_ignored_ = dead.tsan_ignored_;
   dead.stack_lo_ = nullptr;
   fresh.state_ = greenlet::state::active;
   // The C++ exception globals stay as they are: the dead body returned
@@ -152,6 +168,9 @@ void switch_access::prepare(thread_state& ts, greenlet& g) {
   g.fctx_ = context::make<&entry>(g.stack_lo_ + g.stack_size_, g.stack_size_);
   g.asan_bottom_ = g.stack_lo_;
   g.asan_size_ = g.stack_size_;
+#ifdef GREENRING_TSAN
+  g.tsan_fiber_ = __tsan_create_fiber(0);
+#endif
   g.state_ = greenlet::state::active;
 }
 

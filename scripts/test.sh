@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite twice: an optimised build, then an
-# AddressSanitizer + UndefinedBehaviorSanitizer build (fiber-annotated);
+# Builds and runs the whole test suite three times: an optimised build, an
+# AddressSanitizer + UndefinedBehaviorSanitizer build and a ThreadSanitizer
+# build (both fiber-annotated);
 # then the runtime suites on the Boost.Context switch, and under Valgrind
 # memcheck; then the HTTP
 # parsers' libFuzzer targets for FUZZ_SECONDS (default 60) each.
@@ -26,6 +27,15 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 # A missing fiber annotation shows up as this ASan warning, not a failure.
 if grep -q "__asan_handle_no_return" build-asan/meson-logs/testlog.txt; then
   echo "asan: 'ignoring requested __asan_handle_no_return' seen: a switch is not annotated"
+  status=1
+fi
+
+# ThreadSanitizer, with a fiber per task (detail/switch.hpp). A report makes
+# the process exit non-zero; one in a child that _exit()s is caught here.
+TSAN_OPTIONS=second_deadlock_stack=1 \
+  run_suite build-tsan -Db_sanitize=thread -Dbuildtype=debug -Dbenchmarks=false
+if grep -q "WARNING: ThreadSanitizer" build-tsan/meson-logs/testlog.txt; then
+  echo "tsan: reports in build-tsan/meson-logs/testlog.txt"
   status=1
 fi
 
@@ -56,7 +66,8 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60} ./scripts/fuzz.sh || status=1
 # One closing line over all runs, counted from GoogleTest's own output.
 passed=0
 failed=0
-for log in build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt build-boost/meson-logs/testlog.txt \
+for log in build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt build-tsan/meson-logs/testlog.txt \
+    build-boost/meson-logs/testlog.txt \
     build/valgrind-logs/*.txt; do
   [ -f "$log" ] || continue
   p=$(grep -oE '^\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}' || true)

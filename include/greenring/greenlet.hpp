@@ -208,6 +208,8 @@ class greenlet {
   void* asan_fake_ = nullptr;
   const void* asan_bottom_ = nullptr;
   std::size_t asan_size_ = 0;
+  void* tsan_fiber_ = nullptr;   // ThreadSanitizer's fiber for this stack (TSan builds)
+  bool tsan_ignored_ = false;    // ...no longer checked: resumed in a forked child
   std::uint64_t id_;
   // Out of line, so that tasks (which have neither, mostly) stay small.
   std::unique_ptr<detail::greenlet_extras> extras_;  // name, task-local values

@@ -262,5 +262,6 @@ TEST_F(Stack, PooledStacksAreReusedNotRemapped) {
   const std::size_t maps = map_count();
   for (int i = 0; i < 1000; ++i) spawn([] {}).join();
   EXPECT_EQ(greenring::stats().stacks_pooled, pooled);
-  EXPECT_EQ(map_count(), maps);
+  // (ThreadSanitizer maps memory of its own for each task's fiber.)
+  if (!greenring_test::k_tsan) EXPECT_EQ(map_count(), maps);
 }

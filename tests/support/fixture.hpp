@@ -3,6 +3,7 @@
 #pragma once
 
 #include <greenring/greenring.hpp>
+#include <greenring/detail/sanitizer.hpp>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,14 @@
 #include <cstddef>
 
 namespace greenring_test {
+
+// ThreadSanitizer counts every task's fiber as a thread and dies past 8,128
+// at once: tests that keep more alive scale down under it.
+#ifdef GREENRING_TSAN
+inline constexpr bool k_tsan = true;
+#else
+inline constexpr bool k_tsan = false;
+#endif
 
 inline std::size_t open_fds() {
   std::size_t n = 0;

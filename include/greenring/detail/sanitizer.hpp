@@ -27,11 +27,17 @@ namespace greenring::detail {
 // reverse) would annotate only half of the switches and report false stack
 // errors or miss real ones, so it does not link: each side references the
 // symbol only a library built the same way defines, and the linker names
-// it ("undefined reference to ...must_be_built_with_asan").
+// it ("undefined reference to ...must_be_built_with_asan"). The same holds
+// for ThreadSanitizer's fiber switches.
 #ifdef GREENRING_ASAN
 extern const char this_program_uses_asan_so_libgreenring_must_be_built_with_asan;
 [[gnu::always_inline]] inline void require_same_sanitizer() noexcept {
   asm volatile("" : : "r"(&this_program_uses_asan_so_libgreenring_must_be_built_with_asan));
+}
+#elif defined(GREENRING_TSAN)
+extern const char this_program_uses_tsan_so_libgreenring_must_be_built_with_tsan;
+[[gnu::always_inline]] inline void require_same_sanitizer() noexcept {
+  asm volatile("" : : "r"(&this_program_uses_tsan_so_libgreenring_must_be_built_with_tsan));
 }
 #else
 extern const char this_program_does_not_use_asan_so_libgreenring_must_not_either;

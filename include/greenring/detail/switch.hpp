@@ -13,6 +13,12 @@
 #ifdef GREENRING_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef GREENRING_TSAN
+#include <sanitizer/tsan_interface.h>
+// In the TSan runtime, not in its headers:
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
+#endif
 
 namespace greenring::detail {
 
@@ -28,6 +34,14 @@ struct thread_core {
   greenlet* current = nullptr;
   eh_globals* eh = nullptr;
 };
+
+#ifdef GREENRING_TSAN
+/// Set in a forked child. ThreadSanitizer counts fibers as threads, so
+/// every fork looks multi-threaded to it: it stops checking the forking
+/// fiber, and we stop checking each other fiber as it resumes (its clocks
+/// no longer mean anything there).
+extern bool tsan_forked_child;
+#endif
 
 /// This thread's state once greenring has been used on it, else nullptr.
 /// Initial-exec: reading it costs no __tls_get_addr call.
@@ -59,6 +73,11 @@ struct switch_core {
     __sanitizer_start_switch_fiber(from.state_ == greenlet::state::dead ? nullptr : &from.asan_fake_,
                                    to.asan_bottom_, to.asan_size_);
 #endif
+#ifdef GREENRING_TSAN
+    // Flags 0: the switch orders everything before it before everything
+    // the resumed greenlet does next, as it does.
+    __tsan_switch_to_fiber(to.tsan_fiber_, 0);
+#endif
     void* prev = context::swap(&from.fctx_, ctx, &from);
     finish(ts, *static_cast<greenlet*>(prev));  // same thread: a greenlet never moves
   }
@@ -69,6 +88,12 @@ struct switch_core {
   [[gnu::always_inline]] static inline void finish(thread_core& ts, greenlet& prev) noexcept {
 #ifdef GREENRING_ASAN
     __sanitizer_finish_switch_fiber(ts.current->asan_fake_, &prev.asan_bottom_, &prev.asan_size_);
+#elif defined(GREENRING_TSAN)
+    if (__builtin_expect(tsan_forked_child, 0)) {
+      __tsan_ignore_thread_begin();  // first: even reading ts.current would be checked
+      if (ts.current->tsan_ignored_) __tsan_ignore_thread_end();  // once per fiber is enough
+      ts.current->tsan_ignored_ = true;
+    }
 #else
     (void)ts;
 #endif
