@@ -40,9 +40,11 @@ hub::hub(thread_state& ts) : ts_(ts), ring_(ring_entries), self_(*this) {
   switch_access::prepare(ts, self_);
   // Made now, not on first use: its eventfd is part of the hub, like the ring.
   remote_queue();
+  monitor_from_environment(*this);
 }
 
 hub::~hub() {
+  set_monitor(nullptr);
   hub_release_remote(*this, remote_, false);
   // Let the hub greenlet's loop return so its stack goes back to the pool.
   stopping_ = true;
@@ -62,6 +64,7 @@ void on_fork_child() noexcept {
 
 void hub::after_fork() noexcept {
   forked_ = true;
+  abandon_monitor_after_fork(monitor_);
   try {
     ring_.reset_after_fork();
   } catch (const std::exception& e) {
@@ -140,7 +143,9 @@ void hub::loop() noexcept {
         continue;
       }
       const timer_node* first = earliest();
+      if (monitor_) monitor_idle(true);
       ring_.wait(first ? first->when : clock::time_point::max());
+      if (monitor_) monitor_idle(false);
       if (timers()) fire_due();
     } else {
       deliver_loop_exit();

@@ -16,8 +16,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -109,6 +111,27 @@ class hub_handle {
   explicit hub_handle(std::shared_ptr<detail::remote_shared> s) noexcept : s_(std::move(s)) {}
   std::shared_ptr<detail::remote_shared> s_;
 };
+
+/// What monitor_blocking() reports: a greenlet that ran too long without
+/// switching, holding up every other task of its thread.
+struct blocking_report {
+  std::uint64_t id = 0;            // the greenlet's id (0: the thread's main greenlet)
+  std::string name;                // its name, or "main greenlet", "hub"
+  std::chrono::milliseconds ran{}; // at least this long without a switch
+};
+
+/// A debug aid (gevent's monitor thread and max_blocking_time): from now
+/// on, this thread's hub reports each greenlet that runs longer than
+/// `threshold` without switching: a blocking call (::sleep, a blocking
+/// read) or a long computation that belongs in a threadpool. A watcher
+/// thread notices the stall; the report is made on this thread when that
+/// greenlet next switches, to `on_report`, or by default as one line on
+/// stderr. Time the hub spends waiting for IO or timers is not counted. A
+/// zero threshold turns it off. GREENRING_MAX_BLOCKING_MS=N in the
+/// environment turns it on, with the stderr report, for every hub made. It
+/// costs nothing per switch when off, and one counter update when on. A
+/// forked child starts without it.
+void monitor_blocking(duration threshold, std::function<void(const blocking_report&)> on_report = {});
 
 /// A snapshot of the calling thread's hub (all zero when it has none).
 struct runtime_stats {

@@ -25,6 +25,7 @@
 namespace greenring::detail {
 
 class hub;
+struct blocking_monitor;
 
 /// Submission queue size of hubs created from now on (a test hook; the
 /// completion queue is twice as large).
@@ -91,6 +92,7 @@ class hub {
                              next->state_ != greenlet::state::fresh, 1)) {
       // Fast path: the head is a started greenlet; it runs next, we queue
       // behind the others.
+      note_switch();
       ++since_poll_;
       ready_.pop_front();
       next->scheduled_ = false;
@@ -124,6 +126,7 @@ class hub {
   /// Where a greenlet that stops running goes: the next ready one (stack
   /// mapped), or the hub greenlet.
   [[gnu::always_inline]] inline greenlet* pick_next() noexcept {
+    note_switch();
     if (ready_.empty() || ++since_poll_ > poll_interval) return &self_;
     greenlet* g = ready_.pop_front();
     g->scheduled_ = false;
@@ -132,6 +135,11 @@ class hub {
   }
 
   uring& ring() noexcept { return ring_; }
+  /// monitor_blocking(): the current greenlet is about to switch away.
+  [[gnu::always_inline]] inline void note_switch() noexcept {
+    if (__builtin_expect(monitor_ != nullptr, 0)) monitor_switch();
+  }
+  void set_monitor(blocking_monitor* m) noexcept;  // takes ownership; nullptr: off
   /// In the child after fork(): a fresh ring (see uring::reset_after_fork)
   /// and a fresh link to the thread pools.
   void after_fork() noexcept;
@@ -145,6 +153,7 @@ class hub {
   greenlet* take_fresh_for(const greenlet& dead) noexcept {
     greenlet* g = ready_.head;
     if (!g || since_poll_ >= poll_interval || !switch_access::fresh_with_stack_of(*g, dead)) return nullptr;
+    note_switch();
     ++since_poll_;
     unschedule(*g);
     return g;
@@ -183,8 +192,13 @@ class hub {
     e.node->index = i;
   }
 
+  void monitor_switch() noexcept;
+  void monitor_idle(bool idle) noexcept;
+  friend bool blocking_stall_noticed() noexcept;
+
   thread_state& ts_;
   uring ring_;
+  blocking_monitor* monitor_ = nullptr;
   hub_greenlet self_;
   intrusive_list<greenlet, &greenlet::rq_prev_, &greenlet::rq_next_> ready_;
   unsigned since_poll_ = 0;
@@ -209,6 +223,14 @@ class hub {
 
 void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept;
 void forget_global_pool_after_fork() noexcept;
+/// GREENRING_MAX_BLOCKING_MS: monitor_blocking() for every new hub.
+void monitor_from_environment(hub& h) noexcept;
+/// In a forked child: the watcher thread does not exist there; the
+/// monitor is dropped without joining it.
+void abandon_monitor_after_fork(blocking_monitor*& m) noexcept;
+/// For tests: the watcher has flagged a stall of this thread's hub that is
+/// not reported yet.
+bool blocking_stall_noticed() noexcept;
 
 }  // namespace greenring::detail
 

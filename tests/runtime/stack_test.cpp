@@ -263,5 +263,7 @@ TEST_F(Stack, PooledStacksAreReusedNotRemapped) {
   for (int i = 0; i < 1000; ++i) spawn([] {}).join();
   EXPECT_EQ(greenring::stats().stacks_pooled, pooled);
   // (ThreadSanitizer maps memory of its own for each task's fiber.)
-  if (!greenring_test::k_tsan) EXPECT_EQ(map_count(), maps);
+  if (!greenring_test::k_tsan) {
+    EXPECT_EQ(map_count(), maps);
+  }
 }
