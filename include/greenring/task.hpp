@@ -131,9 +131,10 @@ class task : public any_task {
   /// Waits for the task, then returns its result or rethrows its exception
   /// (`task_killed` when it was killed).
   decltype(auto) get() const {
+    detail::task_base* p = rec();  // throws for an empty handle, so p is not null below
     join();
-    p_->rethrow_if_failed();
-    return static_cast<detail::task_state<T>*>(p_)->result();
+    p->rethrow_if_failed();
+    return static_cast<detail::task_state<T>*>(p)->result();
   }
 
   /// Internal: adopts a reference to `p`.

@@ -383,10 +383,10 @@ TEST_F(Http, HostileResponsesGetSpecificErrors) {
   // Limits on the head.
   EXPECT_EQ(fetch_error("HTTP/1.1 200 OK\r\nA: " + std::string(9000, 'a') + "\r\n\r\n"), http::errc::too_large);
   std::string many = "HTTP/1.1 200 OK\r\n";
-  for (int i = 0; i < 101; ++i) many += "H" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 101; ++i) many.append("H").append(std::to_string(i)).append(": v\r\n");
   EXPECT_EQ(fetch_error(many + "\r\n"), http::errc::too_large);
   std::string huge = "HTTP/1.1 200 OK\r\n";
-  for (int i = 0; i < 20; ++i) huge += "H" + std::to_string(i) + ": " + std::string(4000, 'v') + "\r\n";
+  for (int i = 0; i < 20; ++i) huge.append("H").append(std::to_string(i)).append(": ").append(4000, 'v').append("\r\n");
   EXPECT_EQ(fetch_error(huge + "\r\n"), http::errc::too_large);
   http::options small;
   small.max_body_bytes = 4;
