@@ -6,6 +6,7 @@
 // thread are shared: a thousand tasks connecting to one host cost one
 // getaddrinfo, and one slow DNS answer holds one worker, not a thousand.
 // Ports are not part of the lookup; each caller's is put into its copy.
+#include <greenring/detail/timer.hpp>
 #include <greenring/event.hpp>
 #include <greenring/resolver.hpp>
 #include <greenring/threadpool.hpp>
@@ -83,11 +84,11 @@ struct flight {
   std::shared_ptr<std::atomic<bool>> wanted = std::make_shared<std::atomic<bool>>(true);
 };
 using flight_key = std::pair<std::string, int>;
-using steady = std::chrono::steady_clock;
+using detail::clock;
 
 struct cached {
   lookup answer;
-  steady::time_point expires;
+  clock::time_point expires;
 };
 
 // Everything resolve() keeps, per thread (each hub its own).
@@ -116,8 +117,8 @@ void remember(resolver_state& st, const flight_key& key, const lookup& r) {
   if (r.gai == 0 && !r.addrs.empty()) ttl = o.ttl;
   else if (is_no_such_host(r.gai)) ttl = o.negative_ttl;
   if (ttl <= duration::zero() || o.max_entries == 0) return;
-  const auto now = steady::now();
-  const auto expires = ttl >= steady::time_point::max() - now ? steady::time_point::max() : now + ttl;
+  const auto now = clock::now();
+  const auto expires = detail::deadline_after(ttl);
   if (st.cache.size() >= o.max_entries && !st.cache.contains(key)) {
     std::erase_if(st.cache, [now](const auto& e) { return e.second.expires <= now; });
     while (st.cache.size() >= o.max_entries)
@@ -190,7 +191,7 @@ std::vector<address> resolve(std::string_view host, std::uint16_t port, std::err
   resolver_state& st = state();
   flight_key key(std::move(h), family);
   if (auto c = st.cache.find(key); c != st.cache.end()) {
-    if (c->second.expires > steady::now()) {
+    if (c->second.expires > clock::now()) {
       ++st.stats.cache_hits;
       return answer(c->second.answer, port, ec);
     }

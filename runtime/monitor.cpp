@@ -125,19 +125,13 @@ void monitor_from_environment(hub& h) noexcept {
   }
 }
 
-void abandon_monitor_after_fork(blocking_monitor*& m) noexcept {
-  // Its std::thread names a thread of the parent: neither join nor destroy
-  // it. A few hundred bytes leak per fork of a monitored hub.
-  m = nullptr;
-}
-
 }  // namespace greenring::detail
 
 namespace greenring {
 
 void monitor_blocking(duration threshold, std::function<void(const blocking_report&)> on_report) {
   detail::hub& h = detail::hub::get();
-  h.set_monitor(nullptr);
+  h.set_monitor(nullptr);  // the old watcher stops before a new one starts
   if (threshold > duration::zero()) h.set_monitor(new detail::blocking_monitor(threshold, std::move(on_report)));
 }
 

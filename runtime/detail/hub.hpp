@@ -225,9 +225,6 @@ void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept;
 void forget_global_pool_after_fork() noexcept;
 /// GREENRING_MAX_BLOCKING_MS: monitor_blocking() for every new hub.
 void monitor_from_environment(hub& h) noexcept;
-/// In a forked child: the watcher thread does not exist there; the
-/// monitor is dropped without joining it.
-void abandon_monitor_after_fork(blocking_monitor*& m) noexcept;
 /// For tests: the watcher has flagged a stall of this thread's hub that is
 /// not reported yet.
 bool blocking_stall_noticed() noexcept;
