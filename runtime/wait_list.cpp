@@ -16,10 +16,6 @@ wait_list::~wait_list() {
   while (wait_node* n = head_) unlink(*n);
 }
 
-clock::time_point deadline_in(duration d) noexcept {
-  return d == forever ? clock::time_point::max() : deadline_after(d);
-}
-
 duration time_left(clock::time_point deadline) noexcept {
   if (deadline == clock::time_point::max()) return forever;
   const auto left = deadline - clock::now();
@@ -92,6 +88,16 @@ std::size_t wait_list::size() const noexcept {
 bool wait_list::park(wait_node& n, clock::time_point deadline, const char* what) {
   hub& h = hub::get();
   enqueue_current(n, h);
+  if (deadline == clock::time_point::max()) {
+    // No deadline (the common case): no timer to arm or cancel.
+    try {
+      do h.block(what); while (!n.woken);
+    } catch (...) {
+      unlink(n);
+      throw;
+    }
+    return true;  // wake() unlinked it
+  }
   wake_timer timer(h, h.current(), deadline);
   try {
     while (!n.woken && !timer.fired) h.block(what);

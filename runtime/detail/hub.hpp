@@ -241,7 +241,9 @@ struct wake_timer {
     node_.ctx = this;
     if (when != clock::time_point::max()) h.arm(node_, when);
   }
-  ~wake_timer() { h_.cancel(node_); }
+  ~wake_timer() {
+    if (node_.armed()) h_.cancel(node_);
+  }
   wake_timer(const wake_timer&) = delete;
   wake_timer& operator=(const wake_timer&) = delete;
   bool fired = false;

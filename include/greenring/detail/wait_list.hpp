@@ -74,8 +74,11 @@ class wait_list {
   wait_node* tail_ = nullptr;
 };
 
-/// The deadline `d` from now (saturating; forever stays max()).
-clock::time_point deadline_in(duration d) noexcept;
+/// The deadline `d` from now (saturating; forever stays max()). Inline:
+/// every put/get/wait computes one, almost always from `forever`.
+inline clock::time_point deadline_in(duration d) noexcept {
+  return d == forever ? clock::time_point::max() : deadline_after(d);
+}
 /// What is left until `deadline`: forever for max(), never negative.
 duration time_left(clock::time_point deadline) noexcept;
 
