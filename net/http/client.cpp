@@ -175,6 +175,12 @@ struct conn {
 };
 
 detail::limits limits_of(const options& o) { return {o.max_header_line, o.max_header_bytes, o.max_headers}; }
+// For a response head: lines may end in LF alone (see detail::limits).
+detail::limits head_limits_of(const options& o) {
+  detail::limits l = limits_of(o);
+  l.bare_lf = true;
+  return l;
+}
 
 std::string pool_key(const url& u) { return u.scheme + "://" + u.host + ":" + std::to_string(u.port); }
 
@@ -357,7 +363,7 @@ bool exchange(conn& c, exchange_ctx& x, std::string_view method, const url& u, c
       x.fail_io("sending the request", send_ec);
     }
   }
-  const auto lim = limits_of(x.o);
+  const auto lim = head_limits_of(x.o);
   constexpr int max_interim = 16;  // a server sending 1xx forever is refused
   for (int interim = 0;; ++interim) {  // interim 1xx responses come before the final one
     if (interim > max_interim)

@@ -36,19 +36,30 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-// Splits `head` (ending in CRLFCRLF) into lines, checking each byte once.
+// Splits `head` (ending in an empty line) into lines, checking each byte
+// once. Lines end in CRLF, or (l.bare_lf) in LF with an optional CR.
 template <class F>
 void for_each_line(std::string_view head, const limits& l, F&& fn) {
   std::size_t start = 0, count = 0;
   while (start < head.size()) {
-    std::size_t cr = head.find('\r', start);
-    if (cr == std::string_view::npos || cr + 1 >= head.size() || head[cr + 1] != '\n')
-      throw parse_error("bare CR or missing CRLF in the header block");
-    std::string_view line = head.substr(start, cr - start);
+    std::string_view line;
+    if (l.bare_lf) {
+      const std::size_t lf = head.find('\n', start);
+      if (lf == std::string_view::npos) throw parse_error("missing line end in the header block");
+      line = head.substr(start, lf - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.find('\r') != std::string_view::npos) throw parse_error("bare CR in the header block");
+      start = lf + 1;
+    } else {
+      const std::size_t cr = head.find('\r', start);
+      if (cr == std::string_view::npos || cr + 1 >= head.size() || head[cr + 1] != '\n')
+        throw parse_error("bare CR or missing CRLF in the header block");
+      line = head.substr(start, cr - start);
+      if (line.find('\n') != std::string_view::npos) throw parse_error("bare LF in the header block");
+      start = cr + 2;
+    }
     if (line.size() > l.max_line) throw parse_error("header line longer than " + std::to_string(l.max_line) + " bytes", true);
-    if (line.find('\n') != std::string_view::npos) throw parse_error("bare LF in the header block");
     if (line.find('\0') != std::string_view::npos) throw parse_error("NUL byte in the header block");
-    start = cr + 2;
     if (line.empty()) return;  // the blank line that ends the head
     if (++count > l.max_headers + 1) throw parse_error("more than " + std::to_string(l.max_headers) + " header fields", true);
     fn(line, count == 1);
@@ -91,14 +102,35 @@ std::optional<std::uint64_t> parse_length_list(std::string_view v) {
 
 }  // namespace
 
+namespace {
+// The end of the first empty line when lines may end in LF alone: "\n\n"
+// or "\n\r\n" (npos while there is none yet). An empty first line ends
+// the head too, as it does for CRLF heads (parsing then refuses it).
+std::size_t find_lf_head_end(std::string_view buf) noexcept {
+  if (buf.substr(0, 1) == "\n") return 1;
+  if (buf.substr(0, 2) == "\r\n") return 2;
+  for (std::size_t lf = buf.find('\n'); lf != std::string_view::npos; lf = buf.find('\n', lf + 1)) {
+    if (lf + 1 < buf.size() && buf[lf + 1] == '\n') return lf + 2;
+    if (lf + 2 < buf.size() && buf[lf + 1] == '\r' && buf[lf + 2] == '\n') return lf + 3;
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 std::size_t find_head_end(std::string_view buf, const limits& l) {
-  std::size_t end = buf.find("\r\n\r\n");
-  // A bare LF is refused now (for_each_line would refuse it later), not
-  // after the peer closed or the idle timeout: such a head never ends.
-  const std::size_t scan = end == std::string_view::npos ? buf.size() : end;
-  for (std::size_t lf = buf.find('\n'); lf < scan; lf = buf.find('\n', lf + 1))
-    if (lf == 0 || buf[lf - 1] != '\r') throw parse_error("bare LF in the header block (lines end in CRLF)");
-  if (end == std::string_view::npos) {
+  std::size_t stop;  // one past the empty line that ends the head, or npos
+  if (l.bare_lf) {
+    stop = find_lf_head_end(buf);
+  } else {
+    const std::size_t end = buf.find("\r\n\r\n");
+    // A bare LF is refused now (for_each_line would refuse it later), not
+    // after the peer closed or the idle timeout: such a head never ends.
+    const std::size_t scan = end == std::string_view::npos ? buf.size() : end;
+    for (std::size_t lf = buf.find('\n'); lf < scan; lf = buf.find('\n', lf + 1))
+      if (lf == 0 || buf[lf - 1] != '\r') throw parse_error("bare LF in the header block (lines end in CRLF)");
+    stop = end == std::string_view::npos ? end : end + 4;
+  }
+  if (stop == std::string_view::npos) {
     if (buf.size() > l.max_bytes) throw parse_error("header block larger than " + std::to_string(l.max_bytes) + " bytes", true);
     // A line already too long is an error now, not after more bytes.
     std::size_t last = buf.rfind('\n');
@@ -106,8 +138,8 @@ std::size_t find_head_end(std::string_view buf, const limits& l) {
     if (line > l.max_line + 1) throw parse_error("header line longer than " + std::to_string(l.max_line) + " bytes", true);
     return 0;
   }
-  if (end + 4 > l.max_bytes) throw parse_error("header block larger than " + std::to_string(l.max_bytes) + " bytes", true);
-  return end + 4;
+  if (stop > l.max_bytes) throw parse_error("header block larger than " + std::to_string(l.max_bytes) + " bytes", true);
+  return stop;
 }
 
 response_head parse_response_head(std::string_view head, const limits& l) {

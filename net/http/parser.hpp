@@ -32,6 +32,12 @@ struct limits {
   std::size_t max_line = 8 * 1024;
   std::size_t max_bytes = 64 * 1024;
   std::size_t max_headers = 100;
+  /// Lines may end in a bare LF (RFC 9112 2.2 lets a recipient accept
+  /// that): on for response heads, as curl, Go and browsers do for the
+  /// odd embedded server; off for requests and chunk lines, where a
+  /// parser that disagrees with a proxy about line ends is a smuggling
+  /// vector. A bare CR is an error either way.
+  bool bare_lf = false;
 };
 
 /// A request in a version of HTTP we do not speak (2.0 and up): 505.

@@ -8,6 +8,8 @@
 
 #include <greenring/hub.hpp>
 
+#include <cstdio>
+#include <ctime>
 #include <map>
 
 namespace greenring::http {
@@ -78,6 +80,31 @@ struct server_state {
 
 namespace {
 
+// "Date: Wed, 02 Dec 2026 06:38:24 GMT\r\n" for the current second (RFC
+// 9110 6.6.1: an origin server with a clock sends Date in its responses),
+// formatted once a second per thread, in English whatever the locale.
+std::string_view date_field() {
+  struct cache {
+    std::time_t at = -1;
+    char text[48];
+    std::size_t len = 0;
+  };
+  thread_local cache c;
+  const std::time_t now = std::time(nullptr);
+  if (now != c.at) {
+    static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::tm t{};
+    gmtime_r(&now, &t);
+    const int n = std::snprintf(c.text, sizeof c.text, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[t.tm_wday],
+                                t.tm_mday, months[t.tm_mon], t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
+    c.len = n > 0 ? static_cast<std::size_t>(n) : 0;
+    c.at = now;
+  }
+  return {c.text, c.len};
+}
+
 void send_reply(detail::transport& s, const reply& rep, bool head_only, bool close, bool say_keep_alive = false) {
   const bool no_body = rep.status == 204 || rep.status == 304 || (rep.status >= 100 && rep.status < 200);
   const std::string_view body = head_only || no_body ? std::string_view() : std::string_view(rep.body);
@@ -87,7 +114,12 @@ void send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   std::string h;
   h.reserve(160 + (together ? body.size() : 0));
   h.append("HTTP/1.1 ").append(std::to_string(rep.status)).append(" ").append(reason_phrase(rep.status)).append("\r\n");
-  for (const auto& f : rep.head) h.append(f.name).append(": ").append(f.value).append("\r\n");
+  bool has_date = false;
+  for (const auto& f : rep.head) {
+    h.append(f.name).append(": ").append(f.value).append("\r\n");
+    has_date = has_date || detail::iequals(f.name, "Date");
+  }
+  if (!has_date) h.append(date_field());
   if (!no_body) h.append("Content-Length: ").append(std::to_string(rep.body.size())).append("\r\n");
   if (close) h.append("Connection: close\r\n");
   else if (say_keep_alive) h.append("Connection: keep-alive\r\n");
@@ -199,7 +231,12 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
         busy = true;
       }
     } catch (const detail::parse_error& e) {
-      reject(s, e.limit() ? 431 : 400, e.what());
+      // Over the limit before the request line ended: the target is what
+      // is too long (414), else the header fields are (431).
+      const std::size_t eol = buf.view().find("\r\n");
+      const bool line_too_long = e.limit() && (eol == std::string_view::npos || eol > o.max_request_head);
+      reject(s, !e.limit() ? 400 : line_too_long ? 414 : 431,
+             line_too_long ? "request line longer than " + std::to_string(o.max_request_head) + " bytes" : e.what());
       return;
     }
     request req;
