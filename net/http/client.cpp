@@ -518,7 +518,11 @@ void take_idle(detail::pool_state& pool, std::vector<detail::transport>& idle, c
   c.s.tcp = tcp_stream::connect(u.host, u.port, ec, std::min<duration>(o.connect_timeout, x.time_left()));
   if (ec) {
     if (ec == std::errc::timed_out) throw error(errc::timeout, x.url, "connect timed out");
-    throw error(errc::connect_failed, x.url, "connect to " + u.authority() + ": " + ec.message());
+    // A name that did not resolve says so ("resolve no.such.host: Name or
+    // service not known"), not that a connect failed.
+    const bool unresolved = ec.category() == resolver_category();
+    throw error(errc::connect_failed, x.url,
+                (unresolved ? "resolve " + u.host : "connect to " + u.authority()) + ": " + ec.message());
   }
   ++pool.made;
   ++pool.open;

@@ -492,6 +492,14 @@ TEST_F(Http, ConnectErrorsAndHttpsAreReported) {
   } catch (const http::error& e) {
     EXPECT_EQ(e.code(), http::errc::connect_failed);
   }
+  // A name that does not resolve (RFC 6761 reserves .invalid) says so.
+  try {
+    http::get("http://no-such-host.invalid/");
+    FAIL();
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::connect_failed);
+    EXPECT_NE(std::string(e.what()).find(": resolve no-such-host.invalid: "), std::string::npos) << e.what();
+  }
 }
 
 // P8: out of descriptors, each fetch fails cleanly or succeeds; nothing
