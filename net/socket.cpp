@@ -616,6 +616,170 @@ udp_socket::received udp_socket::receive_from(mutable_buffer buf, duration timeo
   return r;
 }
 
+void udp_socket::connect(const address& to) {
+  if (core_.fd < 0) throw_io("connect", to, make_error_code(io_errc::closed));
+  if (::connect(core_.fd, to.native(), to.native_size()) != 0) throw_io("connect", to, {errno, std::system_category()});
+  core_.peer = to;
+  connected_ = true;
+}
+
+std::size_t udp_socket::send(const_buffer buf, std::error_code& ec, duration timeout) {
+  ec.clear();
+  int r = sock_op(core_, "send", detail::deadline_in(timeout), POLLOUT, [&](io_uring_sqe* q) {
+    io_uring_prep_send(q, core_.fd, buf.data, buf.size, MSG_NOSIGNAL);
+  });
+  core_.broken = false;  // datagrams cannot get out of step
+  return bytes_or(r, ec);
+}
+
+std::size_t udp_socket::send(const_buffer buf, duration timeout) {
+  std::error_code ec;
+  std::size_t n = send(buf, ec, timeout);
+  if (ec) throw_io("send", core_.peer, ec);
+  return n;
+}
+
+std::size_t udp_socket::receive(mutable_buffer buf, std::error_code& ec, duration timeout) {
+  ec.clear();
+  int r = sock_op(core_, "recv", detail::deadline_in(timeout), POLLIN, [&](io_uring_sqe* q) {
+    io_uring_prep_recv(q, core_.fd, buf.data, buf.size, 0);
+  });
+  core_.broken = false;
+  return bytes_or(r, ec);
+}
+
+std::size_t udp_socket::receive(mutable_buffer buf, duration timeout) {
+  std::error_code ec;
+  std::size_t n = receive(buf, ec, timeout);
+  if (ec) throw_io("recv", core_.peer, ec);
+  return n;
+}
+
+// ----------------------------------------------------------- datagram_server
+
+datagram_server::datagram_server(udp_socket socket, handler_type handler, datagram_server_options opts)
+    : socket_(std::move(socket)), local_(socket_.local()), handler_(std::move(handler)), opts_(opts) {
+  opts_.max_handlers = std::max<std::size_t>(opts_.max_handlers, 1);
+  opts_.max_datagram = std::max<std::size_t>(opts_.max_datagram, 1);
+}
+
+datagram_server::datagram_server(const address& at, handler_type handler, datagram_server_options opts)
+    : datagram_server(udp_socket::bind(at), std::move(handler), opts) {}
+
+datagram_server::~datagram_server() {
+  try {
+    stop(duration::zero());
+  } catch (...) {
+    // Killed while stopping: the handlers were killed already.
+  }
+}
+
+namespace {
+// Names `g` as the one to wake while it waits; clears that only if it is
+// still `g` (a stop() may have taken the slot meanwhile).
+struct waiting_here {
+  waiting_here(greenlet*& slot, greenlet& g) noexcept : slot_(slot), g_(g) { slot_ = &g_; }
+  ~waiting_here() {
+    if (slot_ == &g_) slot_ = nullptr;
+  }
+  waiting_here(const waiting_here&) = delete;
+  waiting_here& operator=(const waiting_here&) = delete;
+  greenlet*& slot_;
+  greenlet& g_;
+};
+}  // namespace
+
+namespace {
+// A server's stop(): waits up to `grace` for its handler tasks (those in
+// `tasks`, which each schedule `waiter` as they end) to finish, then kills
+// the rest. A handler that calls stop() waits for the others, not itself.
+void finish_tasks(std::map<std::uint64_t, any_task>& tasks, greenlet*& waiter, duration grace, const char* what) {
+  const std::uint64_t self = greenlet::current().id();
+  auto others = [&] {
+    std::size_t n = 0;
+    for (auto& [k, t] : tasks) n += t.id() != self;
+    return n;
+  };
+  if (others() > 0 && grace > duration::zero()) {
+    detail::hub& h = detail::hub::get();
+    detail::wake_timer timer(h, h.current(), detail::deadline_in(grace));
+    waiting_here w(waiter, h.current());
+    while (others() > 0 && !timer.fired) h.block(what);
+  }
+  std::vector<any_task> rest;
+  for (auto& [k, t] : tasks)
+    if (t.id() != self) rest.push_back(t);
+  killall(rest);
+}
+}  // namespace
+
+void datagram_server::wake_waiter() noexcept {
+  if (waiter_) detail::hub::get().schedule(*waiter_);
+}
+
+void datagram_server::serve_forever() {
+  using namespace std::chrono_literals;
+  detail::hub& h = detail::hub::get();
+  // On the heap: a 64 KiB buffer on the task's stack would need a big stack.
+  std::vector<char> buf(opts_.max_datagram);
+  duration backoff = duration::zero();
+  bool reported = false;
+  while (!stopping_) {
+    if (tasks_.size() >= opts_.max_handlers) {
+      // At the limit: receive nothing until a handler ends (or stop()).
+      waiting_here w(waiter_, h.current());
+      while (!stopping_ && tasks_.size() >= opts_.max_handlers) h.block("datagram_server: max_handlers running");
+      continue;
+    }
+    std::error_code ec;
+    const udp_socket::received got = socket_.receive_from(mutable_buffer(buf.data(), buf.size()), ec);
+    if (ec) {
+      if (stopping_ || ec == io_errc::closed) break;
+      const int e = ec.category() == std::system_category() ? ec.value() : 0;
+      // An ICMP error for an earlier send_to, or a signal: not ours to stop for.
+      if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EINTR) continue;
+      if (!reported)
+        std::fprintf(stderr, "greenring: recvfrom on %s: %s; backing off until it succeeds\n",
+                     local_.to_string().c_str(), ec.message().c_str());
+      reported = true;
+      backoff = std::clamp<duration>(backoff * 2, 10ms, 1s);
+      sleep(backoff);
+      continue;
+    }
+    if (reported) std::fprintf(stderr, "greenring: recvfrom on %s works again\n", local_.to_string().c_str());
+    reported = false;
+    backoff = duration::zero();
+    const std::uint64_t key = ++received_;
+    any_task t = spawn([this, key](std::string data, address from) {
+      struct leave {
+        datagram_server* srv;
+        std::uint64_t key;
+        ~leave() {
+          srv->tasks_.erase(key);
+          srv->wake_waiter();
+        }
+      } on_exit{this, key};
+      handler_(data, from, socket_);
+    }, std::string(buf.data(), std::min(got.size, buf.size())), got.from);
+    // spawn() only queues the task; were it ever to have run to its end
+    // already, it must not be kept.
+    if (t.ready()) continue;
+    tasks_.emplace(key, std::move(t));
+  }
+}
+
+void datagram_server::start() {
+  receiver_ = spawn(task_options{"datagram_server " + local_.to_string()}, [this] { serve_forever(); });
+}
+
+void datagram_server::stop(duration grace) {
+  stopping_ = true;
+  wake_waiter();     // a receive loop waiting for a free handler slot
+  socket_.close();   // cancels the receive in flight
+  if (receiver_ && receiver_.id() != greenlet::current().id()) receiver_.join();
+  finish_tasks(tasks_, waiter_, grace, "datagram_server stop");
+}
+
 // ------------------------------------------------------------- stream_server
 
 stream_server::stream_server(tcp_listener listener, handler_type handler)
@@ -663,7 +827,7 @@ void stream_server::serve_forever() {
         std::uint64_t key;
         ~leave() {
           srv->conns_.erase(key);
-          if (srv->stop_waiter_ && srv->conns_.empty()) detail::hub::get().schedule(*srv->stop_waiter_);
+          if (srv->stop_waiter_) detail::hub::get().schedule(*srv->stop_waiter_);
         }
       } on_exit{this, key};
       handler_(conn);
@@ -680,19 +844,7 @@ void stream_server::stop(duration grace) {
   stopping_ = true;
   listener_.close();  // cancels the accept in flight
   if (acceptor_ && acceptor_.id() != greenlet::current().id()) acceptor_.join();
-  if (!conns_.empty() && grace > duration::zero()) {
-    detail::hub& h = detail::hub::get();
-    detail::wake_timer timer(h, h.current(), detail::deadline_in(grace));
-    stop_waiter_ = &h.current();
-    struct reset {
-      greenlet*& w;
-      ~reset() { w = nullptr; }
-    } r{stop_waiter_};
-    while (!conns_.empty() && !timer.fired) h.block("stream_server stop");
-  }
-  std::vector<any_task> rest;
-  for (auto& [k, t] : conns_) rest.push_back(t);
-  killall(rest);
+  finish_tasks(conns_, stop_waiter_, grace, "stream_server stop");
 }
 
 }  // namespace greenring

@@ -207,6 +207,20 @@ class udp_socket {
   received receive_from(mutable_buffer buf, duration timeout = forever);
   received receive_from(mutable_buffer buf, std::error_code& ec, duration timeout = forever);
 
+  /// connect(2) on a datagram socket (no handshake, no wait): fixes the
+  /// peer for send() and receive(), which then take datagrams from it only.
+  /// An ICMP "port unreachable" for an earlier send comes back as
+  /// ECONNREFUSED from a later call ("recv 127.0.0.1:9: Connection refused").
+  void connect(const address& to);
+  /// One datagram to the connected peer; returns its size.
+  std::size_t send(const_buffer buf, duration timeout = forever);
+  std::size_t send(const_buffer buf, std::error_code& ec, duration timeout = forever);
+  /// One datagram from the connected peer (truncated to buf.size).
+  std::size_t receive(mutable_buffer buf, duration timeout = forever);
+  std::size_t receive(mutable_buffer buf, std::error_code& ec, duration timeout = forever);
+  /// The connected peer; an empty address before connect().
+  address peer() const { return connected_ ? core_.peer : address(); }
+
   void close() noexcept { core_.close(); }
   bool is_open() const noexcept { return core_.fd >= 0; }
   address local() const;
@@ -214,6 +228,7 @@ class udp_socket {
 
  private:
   detail::socket_core core_;
+  bool connected_ = false;
 };
 
 /// gevent's StreamServer: accepts connections and runs `handler(stream)`
@@ -259,6 +274,70 @@ class stream_server {
   std::uint64_t accepted_ = 0;
   bool stopping_ = false;
   greenlet* stop_waiter_ = nullptr;
+};
+
+/// Limits of a datagram_server.
+struct datagram_server_options {
+  /// Handlers running at once; at the limit the server stops receiving
+  /// until one ends (datagrams wait in the socket's receive buffer, and the
+  /// kernel drops new ones when it is full, as UDP does).
+  std::size_t max_handlers = 1000;
+  /// The largest datagram passed on whole (64 KiB holds any UDP datagram);
+  /// longer ones (Unix datagrams) are truncated to it.
+  std::size_t max_datagram = 64 * 1024;
+};
+
+/// gevent's DatagramServer: receives datagrams on a bound socket and runs
+/// `handler(data, from, socket)` in a task per datagram, which can answer
+/// with socket.send_to(reply, from).
+///
+///   greenring::datagram_server server(greenring::address::parse("127.0.0.1:9000"),
+///       [](std::string_view data, const greenring::address& from, greenring::udp_socket& s) {
+///         s.send_to(greenring::const_buffer(data), from);
+///       });
+///   server.serve_forever();    // until stop()
+///
+/// A handler that throws fails its own task (reported as a task failure is)
+/// and the server goes on. Receive errors a datagram socket reports for
+/// earlier sends (ECONNREFUSED from an ICMP error) are skipped; running out
+/// of memory is reported once on stderr and backed off from, never spun on.
+class datagram_server {
+ public:
+  using handler_type = std::function<void(std::string_view data, const address& from, udp_socket& socket)>;
+  datagram_server(udp_socket socket, handler_type handler, datagram_server_options opts = {});
+  datagram_server(const address& at, handler_type handler, datagram_server_options opts = {});
+  /// stop(0s): kills handlers still running.
+  ~datagram_server();
+  datagram_server(const datagram_server&) = delete;
+  datagram_server& operator=(const datagram_server&) = delete;
+
+  /// Runs the receive loop in the calling task until stop() is called.
+  void serve_forever();
+  /// Runs serve_forever() in a new task and returns.
+  void start();
+  /// Stops receiving and closes the socket, waits up to `grace` for the
+  /// handlers to finish, then kills the rest. Returns when all are gone.
+  void stop(duration grace = std::chrono::seconds(5));
+
+  const address& local() const noexcept { return local_; }
+  /// The server's socket, for sending from outside a handler.
+  udp_socket& socket() noexcept { return socket_; }
+  /// Handlers running now.
+  std::size_t handlers() const noexcept { return tasks_.size(); }
+  /// Datagrams received since the start.
+  std::uint64_t received() const noexcept { return received_; }
+
+ private:
+  void wake_waiter() noexcept;
+  udp_socket socket_;
+  address local_;
+  handler_type handler_;
+  datagram_server_options opts_;
+  std::map<std::uint64_t, any_task> tasks_;
+  any_task receiver_;
+  std::uint64_t received_ = 0;
+  bool stopping_ = false;
+  greenlet* waiter_ = nullptr;  // the receive loop at max_handlers, or stop()
 };
 
 }  // namespace greenring

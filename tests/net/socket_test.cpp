@@ -466,6 +466,161 @@ TEST_F(Socket, UdpDatagramsBothWays) {
   EXPECT_EQ(ec, std::errc::timed_out);
 }
 
+// gevent's udp_server.py / udp_client.py: a DatagramServer answering each
+// datagram from a handler task, clients on connected sockets.
+TEST_F(Socket, DatagramServerAnswersEveryClient) {
+  greenring::datagram_server srv(loopback4(), [](std::string_view data, const address& from, greenring::udp_socket& s) {
+    greenring::yield();  // a handler is a task: it may block
+    s.send_to(greenring::const_buffer("Received " + std::to_string(data.size()) + " bytes: " + std::string(data)), from);
+  });
+  srv.start();
+  std::vector<greenring::task<std::string>> clients;
+  for (int i = 0; i < 100; ++i)
+    clients.push_back(greenring::spawn([&, i] {
+      auto c = greenring::udp_socket::open(AF_INET);
+      c.connect(srv.local());
+      EXPECT_EQ(c.peer(), srv.local());
+      const std::string msg = "hello " + std::to_string(i);
+      EXPECT_EQ(c.send(greenring::const_buffer(msg)), msg.size());
+      char buf[128];
+      std::size_t n = c.receive(buf, 5s);
+      return std::string(buf, n);
+    }));
+  for (int i = 0; i < 100; ++i) {
+    const std::string msg = "hello " + std::to_string(i);
+    EXPECT_EQ(clients[i].get(), "Received " + std::to_string(msg.size()) + " bytes: " + msg);
+  }
+  EXPECT_EQ(srv.received(), 100u);
+  srv.stop();
+  EXPECT_EQ(srv.handlers(), 0u);
+  EXPECT_FALSE(srv.socket().is_open());
+}
+
+// At max_handlers the server stops receiving; the datagrams wait in the
+// socket and are all handled once handlers end. A throwing handler fails
+// its own task only.
+TEST_F(Socket, DatagramServerRunsAtMostMaxHandlersAndSurvivesAFailingOne) {
+  greenring::event go, all_done;
+  int running = 0, most = 0, done = 0;
+  greenring::datagram_server_options o;
+  o.max_handlers = 3;
+  greenring::datagram_server srv(
+      loopback4(),
+      [&](std::string_view data, const address&, greenring::udp_socket&) {
+        most = std::max(most, ++running);
+        struct leave {
+          int& running;
+          int& done;
+          greenring::event& all_done;
+          ~leave() {
+            --running;
+            if (++done == 10) all_done.set();
+          }
+        } l{running, done, all_done};
+        go.wait();
+        if (data == "boom") throw std::runtime_error("handler failed on purpose");
+      },
+      o);
+  srv.start();
+  auto c = greenring::udp_socket::open(AF_INET);
+  for (int i = 0; i < 10; ++i) c.send_to(i == 4 ? std::string_view("boom") : std::string_view("x"), srv.local());
+  for (int i = 0; i < 1000 && running < 3; ++i) greenring::yield();
+  ASSERT_EQ(running, 3);
+  for (int i = 0; i < 10; ++i) greenring::yield();
+  EXPECT_EQ(srv.received(), 3u) << "received past max_handlers";
+  go.set();
+  ASSERT_TRUE(all_done.wait(10s));
+  EXPECT_EQ(most, 3);
+  EXPECT_EQ(srv.received(), 10u);
+  srv.stop();
+}
+
+// stop(): handlers still running after the grace are killed; a handler may
+// call stop() itself without waiting for itself.
+TEST_F(Socket, DatagramServerStopKillsStragglersAndMayBeCalledFromAHandler) {
+  greenring::event never;
+  bool killed = false;
+  {
+    greenring::datagram_server srv(loopback4(), [&](std::string_view, const address&, greenring::udp_socket&) {
+      try {
+        never.wait();
+      } catch (const greenring::greenlet_exit&) {
+        killed = true;
+        throw;
+      }
+    });
+    srv.start();
+    auto c = greenring::udp_socket::open(AF_INET);
+    c.send_to("x", srv.local());
+    for (int i = 0; i < 1000 && srv.handlers() == 0; ++i) greenring::yield();
+    ASSERT_EQ(srv.handlers(), 1u);
+    srv.stop(1ms);
+    EXPECT_TRUE(killed);
+    EXPECT_EQ(srv.handlers(), 0u);
+  }
+  greenring::event stopped;
+  std::unique_ptr<greenring::datagram_server> srv;
+  srv = std::make_unique<greenring::datagram_server>(loopback4(), [&](std::string_view, const address&, greenring::udp_socket&) {
+    srv->stop(5s);
+    stopped.set();
+  });
+  srv->start();
+  auto c = greenring::udp_socket::open(AF_INET);
+  c.send_to("stop", srv->local());
+  ASSERT_TRUE(stopped.wait(10s));
+  for (int i = 0; i < 1000 && srv->handlers() > 0; ++i) greenring::yield();
+  EXPECT_EQ(srv->handlers(), 0u);
+  srv.reset();
+}
+
+// A connection handler may stop its own server (a "shutdown" command): the
+// stop waits for (then kills) the other connections, not the handler
+// calling it, which goes on to answer.
+TEST_F(Socket, StreamServerMayBeStoppedFromItsOwnHandler) {
+  std::unique_ptr<greenring::stream_server> srv;
+  greenring::event stopped;
+  srv = std::make_unique<greenring::stream_server>(loopback4(), [&](tcp_stream& s) {
+    char c;
+    if (s.read_some(greenring::mutable_buffer(&c, 1)) == 1 && c == 'q') {
+      srv->stop(1ms);  // the idle connection will not finish by itself
+      stopped.set();
+      s.write_all("bye");
+    }
+  });
+  srv->start();
+  tcp_stream idle = tcp_stream::connect(srv->local());  // another connection, which says nothing
+  tcp_stream c = tcp_stream::connect(srv->local());
+  c.write_all("q");
+  ASSERT_TRUE(stopped.wait(10s)) << "stop() from a handler waited for itself";
+  char buf[8];
+  EXPECT_EQ(std::string(buf, c.read_some(buf, 10s)), "bye");
+  EXPECT_EQ(idle.read_some(buf, 10s), 0u) << "the idle connection was closed by the stop";
+  for (int i = 0; i < 1000 && srv->connections() > 0; ++i) greenring::yield();
+  EXPECT_EQ(srv->connections(), 0u);
+  srv.reset();
+}
+
+// A connected datagram socket to a port nobody listens on: the ICMP error
+// comes back as ECONNREFUSED naming the peer; not a hang, not a crash.
+TEST_F(Socket, ConnectedUdpToAClosedPortReportsConnectionRefused) {
+  address gone;
+  {
+    auto u = greenring::udp_socket::bind(loopback4());
+    gone = u.local();
+  }
+  auto c = greenring::udp_socket::open(AF_INET);
+  c.connect(gone);
+  c.send("anyone?");
+  char buf[16];
+  try {
+    c.receive(buf, 5s);
+    FAIL() << "received from a closed port";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::connection_refused) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("recv " + gone.to_string() + ": ", 0), 0u) << e.what();
+  }
+}
+
 // A lookup that does not come back in time (here: every worker of the
 // resolver's pool is busy, as with a DNS server that does not answer) ends
 // at the caller's timeout, and so does connecting by name.
