@@ -35,6 +35,7 @@ void io_op::on_deadline(timer_node* t) noexcept {
 }
 
 void io_op::submit_cancel() {
+  cancel_sent_ = true;
   io_uring_sqe* c = h_.ring().sqe();
   io_uring_prep_cancel(c, static_cast<completion*>(this), 0);
   io_uring_sqe_set_data64(c, 0);
@@ -96,6 +97,13 @@ int io_op::wait(const char* what) {
     }
     throw;
   }
+  // The kernel's internal restart codes (ERESTARTSYS is 512) must not reach
+  // callers, yet a request that io-wq was running when our cancel
+  // interrupted it can post one (seen with SPLICE to a stalled socket), or
+  // -EINTR. After a cancel either means "cancelled"; otherwise a restart
+  // code is an interrupted call, -EINTR.
+  if (res_ <= -512 && res_ >= -516) res_ = -EINTR;
+  if (res_ == -EINTR && cancel_sent_) res_ = -ECANCELED;
   if (res_ == -ECANCELED && expired_ && !cancelled_) res_ = -ETIMEDOUT;
   return res_;
 }

@@ -54,7 +54,7 @@ constexpr op_name used_ops[] = {
     {IORING_OP_RECV, "RECV (5.6)"},         {IORING_OP_ACCEPT, "ACCEPT (5.5)"},
     {IORING_OP_CONNECT, "CONNECT (5.5)"},   {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL (5.5)"},
     {IORING_OP_OPENAT, "OPENAT (5.6)"},
-    {IORING_OP_CLOSE, "CLOSE (5.6)"},
+    {IORING_OP_CLOSE, "CLOSE (5.6)"},       {IORING_OP_SPLICE, "SPLICE (5.7)"},
 };
 
 }  // namespace

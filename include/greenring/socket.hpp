@@ -137,6 +137,16 @@ class tcp_stream {
   void write_all(std::span<const const_buffer> bufs, duration timeout = forever);
   std::size_t write_all(std::span<const const_buffer> bufs, std::error_code& ec, duration timeout = forever);
 
+  /// sendfile(2)'s job: sends `count` bytes of the file `fd` starting at
+  /// `offset`, without copying them through user space (spliced through a
+  /// pipe, on the ring). Returns the bytes sent: `count`, or fewer when the
+  /// file ends first; on an error (ec, or the throwing form's
+  /// "sendfile 127.0.0.1:80: ...") what was sent before it. The deadline
+  /// covers the whole transfer. `fd` stays the caller's.
+  std::size_t send_file(int fd, std::uint64_t offset, std::size_t count, duration timeout = forever);
+  std::size_t send_file(int fd, std::uint64_t offset, std::size_t count, std::error_code& ec,
+                        duration timeout = forever);
+
   /// shutdown(2): SHUT_WR sends FIN after what is queued. Never blocks.
   void shutdown(int how = SHUT_WR);
   /// Cancels this socket's requests in flight (their callers get

@@ -74,6 +74,7 @@ class io_op final : public completion {
   bool done_ = false;
   bool cancelled_ = false;  // by a kill or a timeout scope
   bool expired_ = false;    // the deadline fired before the CQE
+  bool cancel_sent_ = false;  // an async cancel of this request was submitted
 };
 
 /// One POLL_ADD of `fd` for `events`, waited on as any io_op (`counter`:
