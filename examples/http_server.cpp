@@ -1,4 +1,4 @@
-// http_server [--tls CA_FILE] [PORT]: gevent's WSGIServer "hello world",
+// http_server [--tls CA_FILE] [--root DIR] [PORT]: gevent's WSGIServer "hello world",
 // for pointing real clients (curl, wrk, a browser) at greenring's HTTP
 // server. A task per connection, keep-alive; SIGINT/SIGTERM stops
 // accepting, lets requests in progress finish (up to 5 s), then exits 0.
@@ -10,6 +10,8 @@
 //   /delay/MS    "slept MS ms" after sleeping MS ms (at most 10 s): the
 //                connection's task sleeps, the others go on
 //   /echo        the request body back (any method)
+//   /file/NAME   with --root DIR: the file DIR/NAME (a plain name: no '/',
+//                no leading '.'), sent with sendfile's zero-copy splice
 #include <greenring/greenring.hpp>
 
 #include <charconv>
@@ -35,10 +37,23 @@ greenring::http::reply text(int status, std::string body) {
   return {status, {{"Content-Type", "text/plain"}}, std::move(body)};
 }
 
+std::string root;  // --root: /file/NAME serves root/NAME
+
+// A file name we serve from root: one path component, no dot first (no
+// "..", no hidden files), nothing percent-encoded.
+bool plain_name(std::string_view name) {
+  return !name.empty() && name.front() != '.' && name.find_first_of("/%\\") == std::string_view::npos;
+}
+
 greenring::http::reply handle(const greenring::http::request& r) {
   const std::string_view path = r.path();
   unsigned long n = 0;
   if (path == "/") return text(200, "Hello, World!\n");
+  if (!root.empty() && path.substr(0, 6) == "/file/") {
+    const std::string_view name = path.substr(6);
+    if (!plain_name(name)) return text(404, "not found\n");
+    return greenring::http::file_reply(root + "/" + std::string(name));  // sent with send_file
+  }
   if (path == "/echo") return {200, {{"Content-Type", "application/octet-stream"}}, r.body};
   if (number_after(path, "/bytes/", 16ul << 20, n)) return text(200, std::string(n, 'x'));
   if (number_after(path, "/delay/", 10000, n)) {
@@ -54,21 +69,21 @@ greenring::http::reply handle(const greenring::http::request& r) {
 int main(int argc, char** argv) {
   long port = 8088;
   std::string ca_file;
+  auto usage = [&] {
+    std::fprintf(stderr, "usage: %s [--tls CA_FILE] [--root DIR] [PORT]\n", argv[0]);
+    return 2;
+  };
   int i = 1;
-  if (i + 1 < argc && std::string_view(argv[i]) == "--tls") {
-    ca_file = argv[i + 1];
-    i += 2;
+  for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+    const std::string_view opt = argv[i];
+    if (opt == "--tls") ca_file = argv[i + 1];
+    else if (opt == "--root") root = argv[i + 1];
+    else return usage();
   }
   if (i < argc) {
     char* end = nullptr;
     port = std::strtol(argv[i], &end, 10);
-    if (i + 1 < argc || *end != '\0' || port < 0 || port > 65535) {
-      std::fprintf(stderr, "usage: %s [--tls CA_FILE] [PORT]\n", argv[0]);
-      return 2;
-    }
-  } else if (i != argc) {
-    std::fprintf(stderr, "usage: %s [--tls CA_FILE] [PORT]\n", argv[0]);
-    return 2;
+    if (i + 1 < argc || *end != '\0' || port < 0 || port > 65535) return usage();
   }
   greenring::block_signals({SIGINT, SIGTERM});  // before anything can start a thread
   greenring::http::server_options so;

@@ -9,6 +9,7 @@
 #include "../runtime/detail/io.hpp"
 
 #include <greenring/detail/wait_list.hpp>
+#include <greenring/file.hpp>
 #include <greenring/hub.hpp>
 #include <greenring/queue.hpp>
 #include <greenring/resolver.hpp>
@@ -466,6 +467,10 @@ std::size_t tcp_stream::send_file(int in, std::uint64_t offset, std::size_t coun
     }
   }
   return sent;
+}
+
+std::size_t tcp_stream::send_file(const file& f, std::uint64_t offset, std::size_t count, duration timeout) {
+  return send_file(f.native_handle(), offset, count, timeout);
 }
 
 std::size_t tcp_stream::send_file(int in, std::uint64_t offset, std::size_t count, duration timeout) {

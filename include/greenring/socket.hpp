@@ -46,6 +46,8 @@
 
 namespace greenring {
 
+class file;
+
 /// greenring's own IO error conditions (category "greenring").
 enum class io_errc {
   closed = 1,     // the socket was closed (by another task) during the call
@@ -146,6 +148,8 @@ class tcp_stream {
   std::size_t send_file(int fd, std::uint64_t offset, std::size_t count, duration timeout = forever);
   std::size_t send_file(int fd, std::uint64_t offset, std::size_t count, std::error_code& ec,
                         duration timeout = forever);
+  /// The same for a greenring::file (its errors name the socket's peer).
+  std::size_t send_file(const file& f, std::uint64_t offset, std::size_t count, duration timeout = forever);
 
   /// shutdown(2): SHUT_WR sends FIN after what is queued. Never blocks.
   void shutdown(int how = SHUT_WR);

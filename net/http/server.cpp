@@ -5,12 +5,14 @@
 #include "transport.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <greenring/hub.hpp>
 
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <vector>
 
 namespace greenring::http {
 
@@ -66,6 +68,18 @@ const char* reason_phrase(int s) noexcept {
   return "Unknown";
 }
 
+reply file_reply(const std::string& path, std::string content_type) {
+  std::error_code ec;
+  file f = file::open(path, O_RDONLY, 0, ec);
+  struct stat st {};
+  if (ec || ::fstat(f.native_handle(), &st) != 0 || !S_ISREG(st.st_mode))
+    return reply{404, {{"Content-Type", "text/plain"}}, "not found\n"};
+  reply r{200, {{"Content-Type", std::move(content_type)}}, {}};
+  r.file_length = static_cast<std::uint64_t>(st.st_size);
+  r.file = std::make_shared<file>(std::move(f));
+  return r;
+}
+
 namespace detail {
 // Connections of one server: the idle ones (between requests) are closed
 // at stop(), the busy ones finish their request and then close.
@@ -105,9 +119,41 @@ std::string_view date_field() {
   return {c.text, c.len};
 }
 
-void send_reply(detail::transport& s, const reply& rep, bool head_only, bool close, bool say_keep_alive = false) {
+// A file reply's body after its head. Returns false when the file gave
+// fewer bytes than the head announced: the connection must then end.
+bool send_file_body(detail::transport& s, const reply& rep) {
+  const std::uint64_t len = rep.file_length;
+  std::error_code ec;
+  std::uint64_t sent = 0;
+  if (!s.tls) {
+    while (sent < len) {
+      const std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(len - sent, std::uint64_t{1} << 30));
+      const std::size_t n = s.tcp.send_file(rep.file->native_handle(), rep.file_offset + sent, piece, ec, std::chrono::seconds(60));
+      if (ec) throw std::system_error(ec, "send reply (file " + rep.file->path() + ")");
+      sent += n;
+      if (n < piece) return false;  // the file ended early
+    }
+    return true;
+  }
+  std::vector<char> buf(64 * 1024);  // on the heap: a task's stack is small
+  while (sent < len) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - sent, buf.size()));
+    const std::size_t n = rep.file->read_at(mutable_buffer(buf.data(), want), rep.file_offset + sent, ec);
+    if (ec) throw std::system_error(ec, "read " + rep.file->path());
+    if (n == 0) return false;
+    const const_buffer part(buf.data(), n);
+    s.write(std::span<const const_buffer>(&part, 1), ec, std::chrono::seconds(60));
+    if (ec) throw std::system_error(ec, "send reply");
+    sent += n;
+  }
+  return true;
+}
+
+// Sends `rep`; false when a file body came up short (close the connection).
+bool send_reply(detail::transport& s, const reply& rep, bool head_only, bool close, bool say_keep_alive = false) {
   const bool no_body = rep.status == 204 || rep.status == 304 || (rep.status >= 100 && rep.status < 200);
-  const std::string_view body = head_only || no_body ? std::string_view() : std::string_view(rep.body);
+  const bool file_body = rep.file != nullptr;
+  const std::string_view body = head_only || no_body || file_body ? std::string_view() : std::string_view(rep.body);
   // A small body goes in the same buffer as the head: one plain send
   // instead of a sendmsg with two pieces (cheaper in the kernel).
   const bool together = body.size() <= 16 * 1024;
@@ -120,7 +166,8 @@ void send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
     has_date = has_date || detail::iequals(f.name, "Date");
   }
   if (!has_date) h.append(date_field());
-  if (!no_body) h.append("Content-Length: ").append(std::to_string(rep.body.size())).append("\r\n");
+  if (!no_body)
+    h.append("Content-Length: ").append(std::to_string(file_body ? rep.file_length : rep.body.size())).append("\r\n");
   if (close) h.append("Connection: close\r\n");
   else if (say_keep_alive) h.append("Connection: keep-alive\r\n");
   h.append("\r\n");
@@ -129,6 +176,8 @@ void send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   std::error_code ec;
   s.write(std::span<const const_buffer>(parts, together ? 1 : 2), ec, std::chrono::seconds(60));
   if (ec) throw std::system_error(ec, "send reply");
+  if (file_body && !head_only && !no_body) return send_file_body(s, rep);
+  return true;
 }
 
 // Whether the first byte a client sends on a TLS port starts an HTTP
@@ -312,9 +361,9 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
       close = true;
     }
     if (o.delay > duration::zero()) sleep(o.delay);
-    send_reply(s, rep, req.method == "HEAD", close || st.stopping, keep_alive_1_0);
+    const bool complete = send_reply(s, rep, req.method == "HEAD", close || st.stopping, keep_alive_1_0);
     ++st.served;
-    if (close) return;
+    if (close || !complete) return;
   }
 }
 

@@ -593,6 +593,68 @@ TEST_F(Http, HttpsWithATrustedCaAndMatchingNamesWorks) {
   srv->stop();
 }
 
+// file_reply(): a file's bytes as the body, over plain HTTP (send_file)
+// and TLS (read and written), kept alive; HEAD gives its length only; a
+// missing file or a directory is a 404; a file cut short after the head
+// went out ends the connection, so the client reports a truncated body.
+TEST_F(Http, ServerSendsFilesOverHttpAndHttps) {
+  const std::string dir = ::testing::TempDir() + "greenring-files-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::string content;
+  for (int i = 0; i < 300000; ++i) content += static_cast<char>('a' + (i * 7) % 26);
+  greenring::write_file(dir + "/page.txt", content);
+  greenring::write_file(dir + "/short.txt", "0123456789");
+  auto handler = [&](const http::request& r) {
+    if (r.path() == "/short") {  // announces 100 bytes, has 10
+      http::reply rep = http::file_reply(dir + "/short.txt");
+      rep.file_length = 100;
+      return rep;
+    }
+    return http::file_reply(dir + std::string(r.path()), "text/plain");
+  };
+  pki p;
+  auto leaf = p.leaf({"localhost"}, {"127.0.0.1"});
+  http::server_options tls_opts;
+  tls_opts.tls_cert_pem = leaf.cert_pem;
+  tls_opts.tls_key_pem = leaf.key_pem;
+  http::server plain(greenring::address::parse("127.0.0.1:0"), handler);
+  http::server secure(greenring::address::parse("127.0.0.1:0"), handler, tls_opts);
+  plain.start();
+  secure.start();
+  http::options o;
+  o.ca_pem = {p.ca.cert_pem};
+  http::client c(o);
+  for (const std::string& base : {"http://127.0.0.1:" + std::to_string(plain.local().port()),
+                                 "https://127.0.0.1:" + std::to_string(secure.local().port())}) {
+    SCOPED_TRACE(base);
+    for (int i = 0; i < 2; ++i) {
+      http::response r = c.get(base + "/page.txt");
+      EXPECT_EQ(r.status, 200);
+      ASSERT_NE(r.header("Content-Type"), nullptr);
+      EXPECT_EQ(*r.header("Content-Type"), "text/plain");
+      EXPECT_TRUE(r.body == content) << r.body.size() << " bytes";
+    }
+    http::response h = c.head(base + "/page.txt");
+    ASSERT_NE(h.header("Content-Length"), nullptr);
+    EXPECT_EQ(*h.header("Content-Length"), std::to_string(content.size()));
+    EXPECT_TRUE(h.body.empty());
+    EXPECT_EQ(c.get(base + "/missing.txt").status, 404);
+    EXPECT_EQ(c.get(base + "/").status, 404) << "a directory";
+    try {
+      c.get(base + "/short");
+      ADD_FAILURE() << "a short file passed as a whole body";
+    } catch (const http::error& e) {
+      EXPECT_EQ(e.code(), http::errc::truncated_body) << e.what();
+    }
+    EXPECT_EQ(c.get(base + "/page.txt").body.size(), content.size());
+  }
+  EXPECT_EQ(plain.connections_accepted(), 2u) << "one kept alive until the short file ended it, then another";
+  EXPECT_EQ(secure.connections_accepted(), 2u);
+  plain.stop();
+  secure.stop();
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(Http, HttpsRefusesBadCertificatesWithTheReason) {
   pki p;
   struct bad_case {
