@@ -206,9 +206,10 @@ struct reply {
   headers head;  // Content-Length and Connection are added
   std::string body;
   /// Set instead of `body` to send `file_length` bytes of this open file
-  /// from `file_offset` (file_reply() fills all three): over plain HTTP
-  /// with tcp_stream::send_file, no copy through user space; over TLS read
-  /// and written 64 KiB at a time. A file that turns out shorter than
+  /// from `file_offset` (file_reply() fills all three): up to 32 KiB read
+  /// and sent with the head; larger over plain HTTP with
+  /// tcp_stream::send_file, no copy through user space; over TLS read and
+  /// written 64 KiB at a time. A file that turns out shorter than
   /// file_length ends the connection after what it had (the client sees a
   /// truncated body, never a wrong one). Shared, so replies copy cheaply.
   std::shared_ptr<greenring::file> file = nullptr;

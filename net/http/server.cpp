@@ -157,8 +157,13 @@ bool send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   // A small body goes in the same buffer as the head: one plain send
   // instead of a sendmsg with two pieces (cheaper in the kernel).
   const bool together = body.size() <= 16 * 1024;
+  // A small file is read into the same buffer and goes out with the head
+  // in one send: two splices through io-wq cost more than the copy (wrk
+  // -c100 here: a 32 KiB file 53k req/s read, 36k spliced; 64 KiB is
+  // faster spliced).
+  const bool small_file = file_body && !head_only && !no_body && rep.file_length <= 32 * 1024;
   std::string h;
-  h.reserve(160 + (together ? body.size() : 0));
+  h.reserve(160 + (together ? body.size() : 0) + (small_file ? rep.file_length : 0));
   h.append("HTTP/1.1 ").append(std::to_string(rep.status)).append(" ").append(reason_phrase(rep.status)).append("\r\n");
   bool has_date = false;
   for (const auto& f : rep.head) {
@@ -172,11 +177,31 @@ bool send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   else if (say_keep_alive) h.append("Connection: keep-alive\r\n");
   h.append("\r\n");
   if (together) h.append(body);
+  if (small_file) {
+    const std::size_t at = h.size(), len = static_cast<std::size_t>(rep.file_length);
+    h.resize(at + len);
+    std::size_t got = 0;
+    while (got < len) {
+      std::error_code ec;
+      const std::size_t n = rep.file->read_at(mutable_buffer(h.data() + at + got, len - got), rep.file_offset + got, ec);
+      if (ec) throw std::system_error(ec, "read " + rep.file->path());
+      if (n == 0) break;
+      got += n;
+    }
+    h.resize(at + got);  // a file cut short: what it had, then the connection ends
+    if (got < len) {
+      std::error_code ec;
+      const const_buffer part(h);
+      s.write(std::span<const const_buffer>(&part, 1), ec, std::chrono::seconds(60));
+      if (ec) throw std::system_error(ec, "send reply");
+      return false;
+    }
+  }
   const_buffer parts[] = {const_buffer(h), const_buffer(together ? std::string_view() : body)};
   std::error_code ec;
   s.write(std::span<const const_buffer>(parts, together ? 1 : 2), ec, std::chrono::seconds(60));
   if (ec) throw std::system_error(ec, "send reply");
-  if (file_body && !head_only && !no_body) return send_file_body(s, rep);
+  if (file_body && !head_only && !no_body && !small_file) return send_file_body(s, rep);
   return true;
 }
 
