@@ -12,11 +12,13 @@
 //
 // Options: --concurrency N (default 100), --timeout SECONDS (total per
 // URL, default 30), --repeat K (fetch each URL K times), --quiet (summary
-// only), --insecure (https without certificate verification), --compressed
-// (ask for gzip/deflate and count the decoded bytes).
+// only), --insecure (https without certificate verification), --cacert FILE
+// (also trust the CA certificates in this PEM file), --compressed (ask for
+// gzip/deflate and count the decoded bytes).
 #include <greenring/greenring.hpp>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   bool insecure = false;
   bool compressed = false;
+  std::string cacert;
   std::vector<std::string> urls;
   for (int i = 1; i < argc; ++i) {
     auto value = [&](const char* name) -> const char* {
@@ -42,25 +45,54 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (!std::strcmp(argv[i], "--concurrency")) concurrency = std::strtoul(value("--concurrency"), nullptr, 10);
-    else if (!std::strcmp(argv[i], "--timeout")) timeout_s = std::atof(value("--timeout"));
-    else if (!std::strcmp(argv[i], "--repeat")) repeat = std::atoi(value("--repeat"));
+    // A whole number in [1, max], or exit 2 naming the option.
+    auto count = [&](const char* name, unsigned long max) {
+      const char* v = value(name);
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long n = std::strtoul(v, &end, 10);
+      if (errno || end == v || *end || v[0] == '-' || n < 1 || n > max) {
+        std::fprintf(stderr, "fetch_urls: %s wants a whole number from 1 to %lu, not '%s'\n", name, max, v);
+        std::exit(2);
+      }
+      return n;
+    };
+    if (!std::strcmp(argv[i], "--concurrency")) concurrency = count("--concurrency", 1'000'000);
+    else if (!std::strcmp(argv[i], "--repeat")) repeat = static_cast<int>(count("--repeat", 1'000'000));
+    else if (!std::strcmp(argv[i], "--timeout")) {
+      const char* v = value("--timeout");
+      char* end = nullptr;
+      timeout_s = std::strtod(v, &end);
+      // Up to a day: beyond that a double does not convert to nanoseconds
+      // safely, and no fetch should wait so long.
+      if (end == v || *end || !(timeout_s > 0) || timeout_s > 86400) {
+        std::fprintf(stderr, "fetch_urls: --timeout wants seconds above 0 and at most 86400, not '%s'\n", v);
+        return 2;
+      }
+    } else if (!std::strcmp(argv[i], "--cacert")) cacert = value("--cacert");
     else if (!std::strcmp(argv[i], "--quiet")) quiet = true;
     else if (!std::strcmp(argv[i], "--insecure")) insecure = true;
     else if (!std::strcmp(argv[i], "--compressed")) compressed = true;
     else if (argv[i][0] == '-') {
-      std::fprintf(stderr, "usage: fetch_urls [--concurrency N] [--timeout S] [--repeat K] [--quiet] [--insecure] [--compressed] URL...\n");
+      std::fprintf(stderr,
+                   "usage: fetch_urls [--concurrency N] [--timeout S] [--repeat K] [--quiet] [--insecure] [--cacert FILE] "
+                   "[--compressed] URL...\n");
       return 2;
     } else urls.emplace_back(argv[i]);
-  }
-  if (concurrency < 1 || !(timeout_s > 0) || repeat < 1) {
-    std::fprintf(stderr, "fetch_urls: --concurrency and --repeat must be at least 1, --timeout above 0\n");
-    return 2;
   }
 
   greenring::http::options opts;
   opts.insecure = insecure;
   opts.decompress = compressed;
+  if (!cacert.empty()) {
+    // Extra CAs to trust (PEM, as curl --cacert), besides the system's.
+    try {
+      opts.ca_pem.push_back(greenring::read_file(cacert));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fetch_urls: --cacert: %s\n", e.what());
+      return 2;
+    }
+  }
 
   // No URLs: serve a few pages ourselves, over http and https.
   std::unique_ptr<greenring::http::server> local, local_tls;

@@ -134,11 +134,16 @@ context context::client(const client_options& o) {
     if (o.system_ca && SSL_CTX_set_default_verify_paths(ctx) != 1) fail("loading the system CA store");
     X509_STORE* store = SSL_CTX_get_cert_store(ctx);
     for (const auto& pem : o.ca_pem) {
+      // Every certificate of the text: a CA bundle has several.
       bio_ptr in{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
-      X509* x = PEM_read_bio_X509(in.b, nullptr, nullptr, nullptr);
-      if (!x) fail("reading a CA certificate");
-      X509_STORE_add_cert(store, x);
-      X509_free(x);
+      int added = 0;
+      while (X509* x = PEM_read_bio_X509(in.b, nullptr, nullptr, nullptr)) {
+        X509_STORE_add_cert(store, x);  // a duplicate is not an error (OpenSSL 1.1.1+)
+        X509_free(x);
+        ++added;
+      }
+      if (added == 0) fail("reading a CA certificate (no PEM certificate in ca_pem)");
+      ERR_clear_error();  // the read that found no further certificate
     }
   } else {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);

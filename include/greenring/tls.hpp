@@ -36,7 +36,7 @@ class error : public std::runtime_error {
 
 struct client_options {
   bool verify = true;                 // false: no certificate or host check (--insecure)
-  std::vector<std::string> ca_pem;    // extra trusted CAs, PEM text
+  std::vector<std::string> ca_pem;    // extra trusted CAs, PEM text (each may hold several certificates)
   bool system_ca = true;              // also trust the system store
   std::vector<std::string> alpn;      // protocols offered by ALPN, preferred first ("http/1.1"); empty: none
 };

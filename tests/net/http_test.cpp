@@ -662,6 +662,27 @@ TEST_F(Http, ServerSendsFilesOverHttpAndHttps) {
   std::filesystem::remove_all(dir);
 }
 
+// ca_pem entries may be bundles (several certificates, as in a CA file
+// for curl --cacert): every certificate in them is trusted; text without
+// one is refused.
+TEST_F(Http, HttpsTrustsEveryCertificateOfACaBundle) {
+  pki p;
+  const auto other = greenring::tls::make_certificate({"Another CA", {}, {}, 0, 30, true, nullptr});
+  auto srv = https_server(p.leaf({"localhost"}, {"127.0.0.1"}));
+  http::options o;
+  o.ca_pem = {other.cert_pem + p.ca.cert_pem};  // ours second in the bundle
+  const std::string url = "https://127.0.0.1:" + std::to_string(srv->local().port()) + "/b";
+  EXPECT_EQ(http::get(url, o).body, "secure /b");
+  o.ca_pem = {"not a certificate"};
+  try {
+    http::get(url, o);
+    ADD_FAILURE() << "garbage accepted as a CA";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("CA certificate"), std::string::npos) << e.what();
+  }
+  srv->stop();
+}
+
 TEST_F(Http, HttpsRefusesBadCertificatesWithTheReason) {
   pki p;
   struct bad_case {
