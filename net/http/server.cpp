@@ -119,6 +119,20 @@ std::string_view date_field() {
   return {c.text, c.len};
 }
 
+// Up to `n` bytes of a file reply's body from body offset `from` into
+// `out`; fewer only where the file ends.
+std::size_t read_file_range(const reply& rep, std::uint64_t from, char* out, std::size_t n) {
+  std::size_t got = 0;
+  while (got < n) {
+    std::error_code ec;
+    const std::size_t k = rep.file->read_at(mutable_buffer(out + got, n - got), rep.file_offset + from + got, ec);
+    if (ec) throw std::system_error(ec, "read " + rep.file->path());
+    if (k == 0) break;
+    got += k;
+  }
+  return got;
+}
+
 // A file reply's body after its head. Returns false when the file gave
 // fewer bytes than the head announced: the connection must then end.
 bool send_file_body(detail::transport& s, const reply& rep) {
@@ -138,8 +152,7 @@ bool send_file_body(detail::transport& s, const reply& rep) {
   std::vector<char> buf(64 * 1024);  // on the heap: a task's stack is small
   while (sent < len) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - sent, buf.size()));
-    const std::size_t n = rep.file->read_at(mutable_buffer(buf.data(), want), rep.file_offset + sent, ec);
-    if (ec) throw std::system_error(ec, "read " + rep.file->path());
+    const std::size_t n = read_file_range(rep, sent, buf.data(), want);
     if (n == 0) return false;
     const const_buffer part(buf.data(), n);
     s.write(std::span<const const_buffer>(&part, 1), ec, std::chrono::seconds(60));
@@ -161,7 +174,8 @@ bool send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   // in one send: two splices through io-wq cost more than the copy (wrk
   // -c100 here: a 32 KiB file 53k req/s read, 36k spliced; 64 KiB is
   // faster spliced).
-  const bool small_file = file_body && !head_only && !no_body && rep.file_length <= 32 * 1024;
+  const bool file_bytes = file_body && !head_only && !no_body;  // the file's bytes go out
+  const bool small_file = file_bytes && rep.file_length <= 32 * 1024;
   std::string h;
   h.reserve(160 + (together ? body.size() : 0) + (small_file ? rep.file_length : 0));
   h.append("HTTP/1.1 ").append(std::to_string(rep.status)).append(" ").append(reason_phrase(rep.status)).append("\r\n");
@@ -177,32 +191,20 @@ bool send_reply(detail::transport& s, const reply& rep, bool head_only, bool clo
   else if (say_keep_alive) h.append("Connection: keep-alive\r\n");
   h.append("\r\n");
   if (together) h.append(body);
+  bool complete = true;
   if (small_file) {
     const std::size_t at = h.size(), len = static_cast<std::size_t>(rep.file_length);
     h.resize(at + len);
-    std::size_t got = 0;
-    while (got < len) {
-      std::error_code ec;
-      const std::size_t n = rep.file->read_at(mutable_buffer(h.data() + at + got, len - got), rep.file_offset + got, ec);
-      if (ec) throw std::system_error(ec, "read " + rep.file->path());
-      if (n == 0) break;
-      got += n;
-    }
+    const std::size_t got = read_file_range(rep, 0, h.data() + at, len);
     h.resize(at + got);  // a file cut short: what it had, then the connection ends
-    if (got < len) {
-      std::error_code ec;
-      const const_buffer part(h);
-      s.write(std::span<const const_buffer>(&part, 1), ec, std::chrono::seconds(60));
-      if (ec) throw std::system_error(ec, "send reply");
-      return false;
-    }
+    complete = got == len;
   }
   const_buffer parts[] = {const_buffer(h), const_buffer(together ? std::string_view() : body)};
   std::error_code ec;
   s.write(std::span<const const_buffer>(parts, together ? 1 : 2), ec, std::chrono::seconds(60));
   if (ec) throw std::system_error(ec, "send reply");
-  if (file_body && !head_only && !no_body && !small_file) return send_file_body(s, rep);
-  return true;
+  if (file_bytes && !small_file) return send_file_body(s, rep);
+  return complete;
 }
 
 // Whether the first byte a client sends on a TLS port starts an HTTP
