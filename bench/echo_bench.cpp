@@ -10,6 +10,9 @@
 // warms up for 2 s, then measures for ECHO_BENCH_SECONDS (default 10).
 // Counters: requests/s, p50/p99 latency (us), server CPU us per request
 // (from /proc/<pid>/stat: all server threads, exited ones included).
+// Peers in the same run: ECHO_BENCH_PEERS="go=bench/peers/echo_go;gevent=
+// python3 bench/peers/echo_gevent.py" adds a run per entry, the command
+// started with a free port as its last argument (bench/peers/README.md).
 #include "server_support.hpp"
 
 #include <greenring/greenring.hpp>
@@ -176,6 +179,37 @@ struct server_proc {
   pid_t pid = -1;
   std::uint16_t port = 0;
 };
+
+// A peer's echo server: `cmd PORT` through sh, pinned to CPU 0 like ours;
+// ready once it accepts a connection.
+server_proc start_peer(const std::string& cmd) {
+  int probe = listen_socket();
+  const std::uint16_t port = port_of(probe);
+  ::close(probe);  // the peer binds it again (SO_REUSEADDR)
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    pin(0);
+    ::setpgid(0, 0);  // its own group: killing it kills what sh started
+    const std::string line = "exec " + cmd + " " + std::to_string(port);
+    ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 1000; ++i) {  // up to 10 s for the peer to start listening
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (up) return server_proc{pid, port};
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  std::fprintf(stderr, "echo_bench: peer '%s' did not start listening on port %u\n", cmd.c_str(), port);
+  ::kill(pid, SIGKILL);
+  return server_proc{-1, 0};
+}
 
 server_proc start_server(int kind) {
   int pipefd[2];
@@ -370,14 +404,19 @@ double measure_seconds() {
   return s > 0 ? s : 10;
 }
 
-void BM_echo(benchmark::State& state, int kind) {
+void BM_echo(benchmark::State& state, int kind, const std::string& peer_cmd = {}) {
   const int conns = static_cast<int>(state.range(0));
   pin(1);
   for (auto _ : state) {
-    server_proc s = start_server(kind);
+    server_proc s = peer_cmd.empty() ? start_server(kind) : start_peer(peer_cmd);
+    if (s.pid < 0) {
+      state.SkipWithError("peer did not start");
+      break;
+    }
     const char* gen = std::getenv("ECHO_BENCH_LOAD");  // "greenring": greenring client tasks instead
     load_result r = gen && std::string(gen) == "greenring" ? run_load(s.pid, s.port, conns, 2.0, measure_seconds())
                                                             : run_load_uring(s.pid, s.port, conns, 2.0, measure_seconds());
+    if (!peer_cmd.empty()) ::kill(-s.pid, SIGKILL);
     ::kill(s.pid, SIGKILL);
     ::waitpid(s.pid, nullptr, 0);
     state.counters["req_per_s"] = r.requests / r.seconds;
@@ -401,4 +440,29 @@ void BM_echo(benchmark::State& state, int kind) {
 GREENRING_ECHO_RUNS(100);
 GREENRING_ECHO_RUNS(1000);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // ECHO_BENCH_PEERS="name=command;name=command": BM_echo/peer_NAME/100, /1000.
+  if (const char* peers = std::getenv("ECHO_BENCH_PEERS")) {
+    std::string list = peers;
+    for (std::size_t at = 0; at < list.size();) {
+      std::size_t end = list.find(';', at);
+      if (end == std::string::npos) end = list.size();
+      const std::string entry = list.substr(at, end - at);
+      at = end + 1;
+      const std::size_t eq = entry.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+        std::fprintf(stderr, "echo_bench: ECHO_BENCH_PEERS entry '%s' is not name=command\n", entry.c_str());
+        return 2;
+      }
+      const std::string name = entry.substr(0, eq), cmd = entry.substr(eq + 1);
+      for (int conns : {100, 1000})
+        benchmark::RegisterBenchmark(("BM_echo/peer_" + name).c_str(),
+                                     [cmd](benchmark::State& st) { BM_echo(st, -1, cmd); })
+            ->Arg(conns)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
