@@ -56,8 +56,8 @@ namespace {
 
 // Runs in the child, on the thread that called fork(): the only thread there.
 void on_fork_child() noexcept {
+  forget_global_pool_after_fork();  // first: it starts the child's fork generation
   if (thread_state* ts = tls_state(); ts && ts->hub_) ts->hub_->after_fork();
-  forget_global_pool_after_fork();
 }
 
 }  // namespace
@@ -73,9 +73,9 @@ void hub::after_fork() noexcept {
     std::fprintf(stderr, "greenring: cannot make a new io_uring in the forked child: %s\n", e.what());
     std::abort();
   }
-  hub_release_remote(*this, remote_, true);
   forked_ = false;
   try {
+    if (remote_) hub_renew_remote_after_fork(*remote_);
     remote_queue();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "greenring: in the forked child: %s\n", e.what());

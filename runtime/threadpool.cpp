@@ -31,12 +31,18 @@
 
 namespace greenring::detail {
 
+/// Bumped in a forked child: a remote queue made in an earlier generation
+/// belongs to a hub whose thread the child does not have (except the
+/// forking thread's, which after_fork brings into the new generation).
+std::atomic<unsigned> fork_generation{0};
+
 /// The part of a hub's remote queue that worker threads see.
 struct remote_shared {
   std::mutex m;
   std::vector<std::shared_ptr<pool_job>> items;
   int efd = -1;
   bool closed = false;
+  unsigned generation = fork_generation.load(std::memory_order_relaxed);
   // hub_handles alive (any thread): while there are, the hub keeps its
   // eventfd read armed so that a post wakes it.
   std::atomic<std::size_t> handles{0};
@@ -47,6 +53,9 @@ struct remote_shared {
   ~remote_shared() { ::close(efd); }
   /// From any thread. Returns false when the hub is gone.
   bool post(std::shared_ptr<pool_job> j) {
+    // A hub_handle copied into a forked child, to a thread the child lacks:
+    // nobody would run the job (and a vanished thread may hold `m`).
+    if (generation != fork_generation.load(std::memory_order_relaxed)) return false;
     bool wake;
     {
       std::lock_guard<std::mutex> g(m);
@@ -286,8 +295,28 @@ namespace detail {
 void forget_global_pool_after_fork() noexcept {
   // The child has none of the parent's threads; the old object (and any
   // mutex a vanished thread held) is abandoned, not destroyed.
+  fork_generation.fetch_add(1, std::memory_order_relaxed);
   global_pool = nullptr;
   new (&global_mu) std::mutex();
+}
+
+void hub_renew_remote_after_fork(hub::remote& r) {
+  // The forking thread's hub lives on in the child, and so do the
+  // hub_handles to it copied there: keep the shared part they point at,
+  // with the child's own eventfd and a fresh mutex (a parent's worker may
+  // have held the old one). What was queued is the parent's: abandoned.
+  remote_shared& sh = *r.sh_;
+  new std::vector<std::shared_ptr<pool_job>>(std::move(sh.items));
+  new (&sh.m) std::mutex();
+  int efd = ::eventfd(0, EFD_CLOEXEC);
+  if (efd < 0) throw std::system_error(errno, std::system_category(), "greenring: eventfd for the thread pool");
+  ::close(sh.efd);  // the child's copy of the parent's eventfd
+  sh.efd = efd;
+  sh.closed = false;
+  sh.generation = fork_generation.load(std::memory_order_relaxed);
+  r.armed_ = false;   // its read was in the parent's ring
+  r.expected_ = 0;    // the parent's pool workers are not here to answer
+  r.arm();            // kept armed while handles exist, as before the fork
 }
 
 void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept {

@@ -223,6 +223,7 @@ class hub {
 
 void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept;
 void forget_global_pool_after_fork() noexcept;
+void hub_renew_remote_after_fork(hub::remote& r);
 /// GREENRING_MAX_BLOCKING_MS: monitor_blocking() for every new hub.
 void monitor_from_environment(hub& h) noexcept;
 /// For tests: the watcher has flagged a stall of this thread's hub that is

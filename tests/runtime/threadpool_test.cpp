@@ -8,12 +8,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <latch>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 
@@ -175,6 +181,82 @@ TEST_F(ThreadPool, HubHandleToAHubThatHasGoneRefusesPosts) {
   bool ran = false;
   EXPECT_FALSE(h->post([&ran] { ran = true; }));
   EXPECT_FALSE(ran);
+}
+
+// A handle copied into a forked child: to the forking thread's hub it goes
+// on working there (that hub lives on in the child, with a fresh ring and
+// eventfd); to another thread's hub, which the child lacks, post refuses
+// at once instead of queueing a job nobody runs.
+TEST_F(ThreadPool, HubHandlesAcrossFork) {
+  {
+    auto mine = greenring::hub_handle::current();
+    std::optional<greenring::hub_handle> other;
+    std::mutex m;
+    std::condition_variable cv;
+    bool have_other = false, finish = false;
+    std::thread t([&] {
+      greenring::hub_handle h = greenring::hub_handle::current();
+      std::unique_lock g(m);
+      other.emplace(h);
+      have_other = true;
+      cv.notify_all();
+      cv.wait(g, [&] { return finish; });  // its hub stays alive across the fork
+    });
+    {
+      std::unique_lock g(m);
+      cv.wait(g, [&] { return have_other; });
+    }
+    pid_t pid = ::fork();
+    EXPECT_GE(pid, 0) << "fork";  // EXPECT: thread t must be joined below
+    if (pid == 0) {
+      int code = 0;
+      try {
+        bool ran_there = false;
+        if (other->post([&ran_there] { ran_there = true; })) code = 2;
+        // From a thread of the child's own, except under TSan, which cannot
+        // start threads after a multi-threaded fork: then from this one.
+        auto post_from_a_thread = [](const greenring::hub_handle& h, std::function<void()> fn) {
+#ifdef GREENRING_TSAN
+          h.post(std::move(fn));
+#else
+          std::thread([&h, &fn] { h.post(std::move(fn)); }).join();
+#endif
+        };
+        greenring::async_result<int> r;
+        post_from_a_thread(mine, [&r] { r.set(42); });
+        if (r.get(10s) != 42) code = 3;
+        auto again = greenring::hub_handle::current();  // the same hub, as before the fork
+        greenring::async_result<int> r2;
+        post_from_a_thread(again, [&r2] { r2.set(7); });
+        if (r2.get(10s) != 7) code = 4;
+        if (ran_there) code = 5;
+      } catch (...) {
+        code = 6;
+      }
+      ::_exit(code);
+    }
+    greenring::threadpool pool(1);
+    int status = pool.apply([pid] {
+      int st = 0;
+      if (pid > 0) ::waitpid(pid, &st, 0);
+      return st;
+    });
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    // The parent's handles are untouched by the child's renewal.
+    greenring::async_result<int> r;
+    std::thread poster([mine, &r] { mine.post([&r] { r.set(1); }); });
+    EXPECT_EQ(r.get(10s), 1);
+    poster.join();
+    {
+      std::lock_guard g(m);
+      finish = true;
+    }
+    cv.notify_all();
+    t.join();
+    other.reset();
+  }  // the last handle gone, the hub disarms its read
+  settle();
 }
 
 }  // namespace
