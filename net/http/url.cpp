@@ -92,23 +92,113 @@ std::string url::authority() const {
 
 std::string url::to_string() const { return scheme + "://" + authority() + target; }
 
-url url::resolve(std::string_view ref) const {
-  if (ref.find("://") != std::string_view::npos) {
-    auto colon = ref.find(':');
-    std::string scheme(ref.substr(0, colon));
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (scheme != "http" && scheme != "https")
-      throw error(errc::bad_redirect, to_string(), "redirect to a non-http(s) URL: " + std::string(ref));
-    return parse(ref);
+namespace {
+
+// RFC 3986 5.2.4: removes "." and ".." segments from an absolute path.
+std::string remove_dot_segments(std::string in) {
+  std::string out;
+  auto pop_last = [&out] {
+    auto slash = out.rfind('/');
+    out.erase(slash == std::string::npos ? 0 : slash);
+  };
+  auto starts = [&in](std::string_view p) { return in.compare(0, p.size(), p) == 0; };
+  while (!in.empty()) {
+    if (starts("../")) {
+      in.erase(0, 3);
+    } else if (starts("./")) {
+      in.erase(0, 2);
+    } else if (starts("/./")) {
+      in.replace(0, 3, "/");
+    } else if (in == "/.") {
+      in = "/";
+    } else if (starts("/../")) {
+      in.replace(0, 4, "/");
+      pop_last();
+    } else if (in == "/..") {
+      in = "/";
+      pop_last();
+    } else if (in == "." || in == "..") {
+      in.clear();
+    } else {
+      const auto end = in.find('/', in.front() == '/' ? 1 : 0);
+      out.append(in, 0, end);
+      in.erase(0, end);
+    }
   }
-  if (ref.substr(0, 2) == "//") return parse(scheme + ":" + std::string(ref));
-  if (!ref.empty() && ref.front() == '/') return parse(scheme + "://" + authority() + std::string(ref));
-  if (ref.find(':') != std::string_view::npos && ref.find(':') < ref.find('/'))
-    throw error(errc::bad_redirect, to_string(), "redirect to a non-http(s) URL: " + std::string(ref));
-  // Relative path: replace the last segment of the current path.
-  std::string path = target.substr(0, target.find('?'));
-  path = path.substr(0, path.rfind('/') + 1);
-  return parse(scheme + "://" + authority() + path + std::string(ref));
+  return out;
+}
+
+// A Location as servers send it: spaces and non-ASCII bytes (UTF-8 paths)
+// are percent-encoded, as browsers and curl do; control bytes stay invalid.
+std::string encode_unsafe(std::string_view ref) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string r;
+  r.reserve(ref.size());
+  for (char ch : ref) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c >= 0x80) {
+      r += '%';
+      r += hex[c >> 4];
+      r += hex[c & 15];
+    } else {
+      r += ch;
+    }
+  }
+  return r;
+}
+
+bool is_scheme_char(char c) noexcept {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+}
+
+}  // namespace
+
+url url::resolve(std::string_view location) const {
+  // RFC 3986 5.2.2, with the fragment dropped (it stays with the client).
+  std::string ref = encode_unsafe(location.substr(0, location.find('#')));
+  const auto redirect_error = [&] {
+    return error(errc::bad_redirect, to_string(), "redirect to a non-http(s) URL: " + std::string(location));
+  };
+  // A scheme is letters, digits, + - . before the first ':', which must come
+  // before any '/', '?': "/login?next=http://x" is a path.
+  const auto colon = ref.find_first_of(":/?");
+  if (colon != std::string::npos && ref[colon] == ':' && colon > 0 &&
+      std::isalpha(static_cast<unsigned char>(ref[0])) &&
+      std::all_of(ref.begin(), ref.begin() + static_cast<std::ptrdiff_t>(colon), is_scheme_char)) {
+    std::string s = ref.substr(0, colon);
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (s != "http" && s != "https") throw redirect_error();
+    if (ref.compare(colon + 1, 2, "//") == 0) {
+      url u = parse(ref);
+      const auto q = u.target.find('?');
+      u.target = remove_dot_segments(u.target.substr(0, q)) + (q == std::string::npos ? "" : u.target.substr(q));
+      return u;
+    }
+    // "http:g": the same scheme with a relative reference (5.2.2's
+    // backward-compatible reading); another scheme without an authority
+    // names no host.
+    if (s != scheme) throw error(errc::bad_redirect, to_string(), "redirect without a host: " + std::string(location));
+    ref.erase(0, colon + 1);
+  }
+  if (ref.compare(0, 2, "//") == 0) {
+    url u = parse(scheme + ":" + ref);
+    const auto q = u.target.find('?');
+    u.target = remove_dot_segments(u.target.substr(0, q)) + (q == std::string::npos ? "" : u.target.substr(q));
+    return u;
+  }
+  const auto q = ref.find('?');
+  const std::string ref_path = ref.substr(0, q);
+  const std::string base_path = target.substr(0, target.find('?'));
+  std::string path, query;
+  if (ref_path.empty()) {
+    path = base_path;
+    query = q != std::string::npos ? ref.substr(q) : (target.find('?') != std::string::npos ? target.substr(target.find('?')) : "");
+  } else {
+    path = remove_dot_segments(ref_path.front() == '/' ? ref_path : base_path.substr(0, base_path.rfind('/') + 1) + ref_path);
+    if (q != std::string::npos) query = ref.substr(q);
+  }
+  if (path.empty() || path.front() != '/') path.insert(0, "/");
+  return parse(scheme + "://" + authority() + path + query);
 }
 
 }  // namespace greenring::http

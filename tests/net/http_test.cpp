@@ -130,6 +130,44 @@ TEST_F(Http, UrlsParseStrictly) {
   EXPECT_THROW(base.resolve("ftp://s/"), http::error);
 }
 
+// RFC 3986 5.4's examples (the non-http "g:h" aside), and what servers send.
+TEST_F(Http, LocationResolvesAsRfc3986Says) {
+  const auto base = http::url::parse("http://a/b/c/d;p?q");
+  const std::pair<const char*, const char*> cases[] = {
+      {"g", "http://a/b/c/g"}, {"./g", "http://a/b/c/g"}, {"g/", "http://a/b/c/g/"}, {"/g", "http://a/g"},
+      {"//g", "http://g/"}, {"?y", "http://a/b/c/d;p?y"}, {"g?y", "http://a/b/c/g?y"}, {"#s", "http://a/b/c/d;p?q"},
+      {"g#s", "http://a/b/c/g"}, {"g?y#s", "http://a/b/c/g?y"}, {";x", "http://a/b/c/;x"}, {"g;x", "http://a/b/c/g;x"},
+      {"g;x?y#s", "http://a/b/c/g;x?y"}, {"", "http://a/b/c/d;p?q"}, {".", "http://a/b/c/"}, {"./", "http://a/b/c/"},
+      {"..", "http://a/b/"}, {"../", "http://a/b/"}, {"../g", "http://a/b/g"}, {"../..", "http://a/"},
+      {"../../", "http://a/"}, {"../../g", "http://a/g"},
+      // abnormal
+      {"../../../g", "http://a/g"}, {"../../../../g", "http://a/g"}, {"/./g", "http://a/g"}, {"/../g", "http://a/g"},
+      {"g.", "http://a/b/c/g."}, {".g", "http://a/b/c/.g"}, {"g..", "http://a/b/c/g.."}, {"..g", "http://a/b/c/..g"},
+      {"./../g", "http://a/b/g"}, {"./g/.", "http://a/b/c/g/"}, {"g/./h", "http://a/b/c/g/h"},
+      {"g/../h", "http://a/b/c/h"}, {"g;x=1/./y", "http://a/b/c/g;x=1/y"}, {"g;x=1/../y", "http://a/b/c/y"},
+      {"g?y/./x", "http://a/b/c/g?y/./x"}, {"g?y/../x", "http://a/b/c/g?y/../x"}, {"g#s/./x", "http://a/b/c/g"},
+      {"g#s/../x", "http://a/b/c/g"}, {"http:g", "http://a/b/c/g"},
+      // absolute ones get their dot segments removed too; a URL in a query is
+      // not a scheme; spaces and UTF-8 are percent-encoded as browsers do
+      {"http://o/x/../y?z=/../", "http://o/y?z=/../"}, {"/login?next=http://e/x", "http://a/login?next=http://e/x"},
+      {"HTTPS://S/", "https://s/"}, {"/a b", "http://a/a%20b"}, {"/caf\xc3\xa9", "http://a/caf%C3%A9"}};
+  for (auto [ref, want] : cases) EXPECT_EQ(base.resolve(ref).to_string(), want) << '"' << ref << '"';
+  for (const char* bad : {"g:h", "mailto:x@y", "https:g", "data:text/plain,x"}) {
+    try {
+      base.resolve(bad);
+      ADD_FAILURE() << bad;
+    } catch (const http::error& e) {
+      EXPECT_EQ(e.code(), http::errc::bad_redirect) << bad;
+    }
+  }
+  try {
+    base.resolve("/a\x01" "b");
+    ADD_FAILURE() << "a control byte";
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::bad_url) << e.what();
+  }
+}
+
 TEST_F(Http, ContentLengthChunkedAndCloseDelimitedBodies) {
   raw_server srv({"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
