@@ -142,6 +142,17 @@ std::size_t find_head_end(std::string_view buf, const limits& l) {
   return stop;
 }
 
+void check_request_start(std::string_view buf) {
+  std::size_t i = 0;
+  while (i < buf.size() && i <= max_method_bytes && is_tchar(buf[i])) ++i;
+  if (i > max_method_bytes) throw parse_error("request method longer than 64 bytes");
+  if (i == buf.size()) return;  // a method so far
+  if (i > 0 && (buf[i] == ' ' || buf[i] == '\r')) return;  // the rest is parse_request_head's
+  throw parse_error(buf[i] == ' ' ? "request line starts with a space"
+                                  : "request line does not start with a method (TLS or another protocol on a "
+                                    "plain-HTTP port?)");
+}
+
 response_head parse_response_head(std::string_view head, const limits& l) {
   response_head r;
   for_each_line(head, l, [&](std::string_view line, bool first) {
@@ -184,6 +195,7 @@ request parse_request_head(std::string_view head, const limits& l) {
     std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1), ver = line.substr(sp2 + 1);
     for (char c : method)
       if (!is_tchar(c)) throw parse_error("invalid method");
+    if (method.size() > max_method_bytes) throw parse_error("request method longer than 64 bytes");
     for (char c : target)
       if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) throw parse_error("invalid request target");
     // HTTP-version = "HTTP/" DIGIT "." DIGIT. A higher minor version of

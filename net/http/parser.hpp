@@ -61,6 +61,13 @@ bool persistent(const headers& h, int minor_version) noexcept;
 /// offset just past CRLFCRLF, or 0 when not complete yet. Throws when the
 /// head already breaks a limit or holds a byte no head may hold.
 std::size_t find_head_end(std::string_view buf, const limits& l);
+/// Throws parse_error when `buf`, a request head still arriving, cannot
+/// begin a request line: a byte outside a method token before the first
+/// space (a TLS ClientHello sent to a plain-http port, say), so the
+/// server answers 400 at once instead of after its header timeout.
+void check_request_start(std::string_view buf);
+/// The longest request method accepted (the longest registered is 17).
+inline constexpr std::size_t max_method_bytes = 64;
 
 /// Parses a complete response head (as delimited by find_head_end).
 response_head parse_response_head(std::string_view head, const limits& l);

@@ -293,6 +293,7 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
         }
       };
       skip_blank_lines();
+      detail::check_request_start(buf.view());
       while (!(end = detail::find_head_end(buf.view(), lim))) {
         std::error_code ec;
         std::size_t n = more(ec, head_deadline);
@@ -302,6 +303,7 @@ void serve_connection(detail::transport& s, const server::handler_type& handler,
         }
         if (ec || n == 0) return;  // idle, closed or reset: nothing to answer
         skip_blank_lines();
+        detail::check_request_start(buf.view());
         if (buf.empty()) continue;
         if (head_deadline == clk::time_point::max()) head_deadline = clk::now() + o.header_timeout;
         busy = true;

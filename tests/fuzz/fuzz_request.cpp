@@ -19,6 +19,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t end = d::find_head_end(in, lim);
     if (!end) return 0;
     auto r = d::parse_request_head(in.substr(0, end), lim);
+    // The server's early check refuses no prefix of a head that parses.
+    for (std::size_t k = 1; k <= end && k <= 80; ++k) {
+      try {
+        d::check_request_start(in.substr(0, k));
+      } catch (const d::parse_error&) {
+        __builtin_trap();
+      }
+    }
     std::size_t hosts = 0;
     for (const auto& f : r.head) hosts += d::iequals(f.name, "Host");
     if (hosts > 1 || (r.minor_version == 1 && hosts != 1)) __builtin_trap();  // the Host rules held

@@ -1098,6 +1098,45 @@ TEST_F(Http, ServerAnswersBadRequestsAndHonoursConnectionClose) {
   srv.stop();
 }
 
+// Bytes that cannot begin a request line (a TLS ClientHello sent to the
+// plain port, a line starting with a space) get their 400 at once, not
+// when the header timeout (an hour here) runs out.
+TEST_F(Http, ServerRefusesWhatCannotBeARequestLineAtOnce) {
+  http::server_options so;
+  so.header_timeout = std::chrono::hours(1);
+  http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "x"}; },
+                   so);
+  srv.start();
+  auto ask = [&](const std::string& raw) {
+    tcp_stream s = tcp_stream::connect(srv.local());
+    s.write_all(raw);
+    std::string out;
+    char buf[4096];
+    std::error_code ec;
+    while (std::size_t n = s.read_some(buf, ec, 10s)) out.append(buf, n);
+    return ec ? "read: " + ec.message() : out;
+  };
+  const std::string hello("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11);
+  for (const std::string& raw : {hello, std::string(" GET / HTTP/1.1\r\n"), std::string("GET\x01/ HTTP/1.1"),
+                                 std::string(100, 'G')}) {
+    const std::string out = ask(raw);
+    EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << out;
+  }
+  const std::string tls = ask(hello);
+  EXPECT_NE(tls.find("does not start with a method"), std::string::npos) << tls;
+  // A request arriving a byte at a time is not refused on the way.
+  tcp_stream s = tcp_stream::connect(srv.local());
+  for (char c : std::string("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")) {
+    s.write_all(std::string_view(&c, 1));
+    greenring::sleep(0);
+  }
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = s.read_some(buf, 10s)) out.append(buf, n);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  srv.stop();
+}
+
 // RFC 9112 points real clients rely on: Host rules, versions, empty lines
 // before a request, Connection tokens in any case, HTTP/1.0 keep-alive,
 // absolute-form targets.
