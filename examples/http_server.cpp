@@ -10,6 +10,7 @@
 //   /delay/MS    "slept MS ms" after sleeping MS ms (at most 10 s): the
 //                connection's task sleeps, the others go on
 //   /echo        the request body back (any method)
+// Other methods than GET and HEAD get 405 elsewhere.
 //   /file/NAME   with --root DIR: the file DIR/NAME (a plain name: no '/',
 //                no leading '.'), sent with sendfile's zero-copy splice
 #include <greenring/greenring.hpp>
@@ -48,13 +49,19 @@ bool plain_name(std::string_view name) {
 greenring::http::reply handle(const greenring::http::request& r) {
   const std::string_view path = r.path();
   unsigned long n = 0;
+  if (path == "/echo") return {200, {{"Content-Type", "application/octet-stream"}}, r.body};
+  // Methods are case-sensitive (RFC 9110 9.1): "get" is not GET.
+  if (r.method != "GET" && r.method != "HEAD") {
+    auto no = text(405, "method " + r.method + " not allowed here\n");
+    no.head.push_back({"Allow", "GET, HEAD"});
+    return no;
+  }
   if (path == "/") return text(200, "Hello, World!\n");
   if (!root.empty() && path.substr(0, 6) == "/file/") {
     const std::string_view name = path.substr(6);
     if (!plain_name(name)) return text(404, "not found\n");
     return greenring::http::file_reply(root + "/" + std::string(name));  // sent with send_file
   }
-  if (path == "/echo") return {200, {{"Content-Type", "application/octet-stream"}}, r.body};
   if (number_after(path, "/bytes/", 16ul << 20, n)) return text(200, std::string(n, 'x'));
   if (number_after(path, "/delay/", 10000, n)) {
     greenring::sleep(std::chrono::milliseconds(n));
