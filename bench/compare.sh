@@ -103,6 +103,17 @@ for n in ("100", "1000"):
         rows.append((f"echo {n} conns vs {bname}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"echo {n} conns vs {bname}: server CPU us/request", (g, "server_cpu_us_per_req"),
                      (b, "server_cpu_us_per_req")))
+# Peers run by echo_bench (ECHO_BENCH_PEERS, bench/peers/README.md).
+peers = sorted({name.split("/")[1][len("peer_"):] for name, _ in vals if name.startswith("BM_echo/peer_")})
+for n in ("100", "1000"):
+    g = f"BM_echo/greenring/{n}/iterations:1/real_time"
+    for p in peers:
+        b = f"BM_echo/peer_{p}/{n}/iterations:1/real_time"
+        rows.append((f"echo {n} conns vs {p}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
+        higher.append(rows[-1][0])
+        rows.append((f"echo {n} conns vs {p}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
+        rows.append((f"echo {n} conns vs {p}: server CPU us/request", (g, "server_cpu_us_per_req"),
+                     (b, "server_cpu_us_per_req")))
 for size in ("1024", "64"):
     g = f"BM_http/greenring/{size}/iterations:1/real_time"
     for base in ("threads", "nginx"):
