@@ -124,6 +124,16 @@ for size in ("1024", "64"):
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
                      (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
+http_peers = sorted({name.split("/")[1][len("peer_"):] for name, _ in vals if name.startswith("BM_http/peer_")})
+for size in ("1024", "64"):
+    g = f"BM_http/greenring/{size}/iterations:1/real_time"
+    for p in http_peers:
+        b = f"BM_http/peer_{p}/{size}/iterations:1/real_time"
+        rows.append((f"HTTP server, wrk -c100, {size} B body vs {p}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
+        higher.append(rows[-1][0])
+        rows.append((f"HTTP server, wrk -c100, {size} B body vs {p}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
+        rows.append((f"HTTP server, wrk -c100, {size} B body vs {p}: server CPU us/request",
+                     (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
                   ("client peak private memory (MiB)", "peak_anon_mib"), ("client CPU (ms)", "cpu_ms")):
     for g, gname in (("greenring", "bodies in memory"), ("greenring_streamed", "bodies counted")):
@@ -131,6 +141,13 @@ for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak
             rows.append((f"fetch 10k x 16 KiB, 10 ms, {gname}, vs {bname}: {what}",
                          (f"BM_fetch_{g}/iterations:1/repeats:3/real_time", key),
                          (f"BM_fetch_{base}/iterations:1/repeats:3/real_time", key)))
+fetch_peers = sorted({name.split("/")[0][len("BM_fetch_peer_"):] for name, _ in vals if name.startswith("BM_fetch_peer_")})
+for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
+                  ("client peak private memory (MiB)", "peak_anon_mib"), ("client CPU (ms)", "cpu_ms")):
+    for p in fetch_peers:
+        rows.append((f"fetch 10k x 16 KiB, 10 ms, bodies in memory, vs {p}: {what}",
+                     ("BM_fetch_greenring/iterations:1/repeats:3/real_time", key),
+                     (f"BM_fetch_peer_{p}/iterations:1/repeats:3/real_time", key)))
 rows.append(("fetch: a client process that fetches nothing: peak RSS (MiB)",
              ("BM_fetch_nothing/iterations:1/real_time", "peak_rss_mib"), None))
 rows.append(("fetch: a client process that fetches nothing: peak private memory (MiB)",

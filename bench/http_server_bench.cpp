@@ -10,6 +10,9 @@
 // this machine was measured with 64). Each run: 2 s of warm-up, then
 // HTTP_BENCH_SECONDS (default 10) measured. Counters: requests/s, p50/p99
 // latency (us, from wrk --latency), server CPU us per request.
+// Peers in the same run: HTTP_BENCH_PEERS="go=bench/peers/http_go;gevent=
+// python3 bench/peers/http_gevent.py" adds runs started as `COMMAND PORT
+// BODY_BYTES` (bench/peers/README.md).
 #include "server_support.hpp"
 
 #include <greenring/greenring.hpp>
@@ -155,6 +158,27 @@ bool wait_listening(std::uint16_t port) {
   return false;
 }
 
+// A peer's server: `cmd PORT BODY_BYTES` through sh, pinned to CPU 0, in
+// a process group of its own (killed whole).
+server_proc start_peer(const std::string& cmd, std::size_t body_size) {
+  server_proc s;
+  s.port = free_port();
+  s.pid = ::fork();
+  if (s.pid == 0) {
+    pin(0);
+    ::setpgid(0, 0);
+    const std::string line = "exec " + cmd + " " + std::to_string(s.port) + " " + std::to_string(body_size);
+    ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  if (!wait_listening(s.port)) {
+    ::kill(s.pid, SIGKILL);
+    ::waitpid(s.pid, nullptr, 0);
+    s.pid = -1;
+  }
+  return s;
+}
+
 server_proc start_server(int kind, std::size_t body_size) {
   server_proc s;
   if (kind == 2) {
@@ -214,12 +238,12 @@ double seconds() {
   return s > 0 ? s : 10;
 }
 
-void BM_http(benchmark::State& state, int kind) {
+void BM_http(benchmark::State& state, int kind, const std::string& peer_cmd = {}) {
   const auto body_size = static_cast<std::size_t>(state.range(0));
   if (!have("wrk")) return state.SkipWithError("wrk is not installed (apt-get install wrk)");
   if (kind == 2 && !have("nginx")) return state.SkipWithError("nginx is not installed (apt-get install nginx-light)");
   for (auto _ : state) {
-    server_proc s = start_server(kind, body_size);
+    server_proc s = peer_cmd.empty() ? start_server(kind, body_size) : start_peer(peer_cmd, body_size);
     if (s.pid < 0) return state.SkipWithError("the server did not start");
     const std::string url = "http://127.0.0.1:" + std::to_string(s.port) + "/";
     const std::string wrk = "taskset -c 1 wrk -t1 -c100 ";
@@ -227,6 +251,7 @@ void BM_http(benchmark::State& state, int kind) {
     const double cpu0 = cpu_ns(s.pid);
     const std::string out = run(wrk + "--latency -d" + std::to_string(static_cast<int>(seconds())) + "s " + url);
     const double cpu = cpu_ns(s.pid) - cpu0;
+    if (!peer_cmd.empty()) ::kill(-s.pid, SIGKILL);
     ::kill(s.pid, SIGKILL);
     ::waitpid(s.pid, nullptr, 0);
     if (!s.cleanup.empty()) std::filesystem::remove_all(s.cleanup);
@@ -250,4 +275,28 @@ BENCHMARK_CAPTURE(BM_http, greenring, 0)->Arg(1024)->Arg(64)->Iterations(1)->Uni
 BENCHMARK_CAPTURE(BM_http, threads, 1)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_http, nginx, 2)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // HTTP_BENCH_PEERS="name=command;name=command": BM_http/peer_NAME/1024, /64.
+  if (const char* peers = std::getenv("HTTP_BENCH_PEERS")) {
+    const std::string list = peers;
+    for (std::size_t at = 0; at < list.size();) {
+      std::size_t end = list.find(';', at);
+      if (end == std::string::npos) end = list.size();
+      const std::string entry = list.substr(at, end - at);
+      at = end + 1;
+      const std::size_t eq = entry.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+        std::fprintf(stderr, "http_server_bench: HTTP_BENCH_PEERS entry '%s' is not name=command\n", entry.c_str());
+        return 2;
+      }
+      const std::string cmd = entry.substr(eq + 1);
+      benchmark::RegisterBenchmark(("BM_http/peer_" + entry.substr(0, eq)).c_str(),
+                                   [cmd](benchmark::State& st) { BM_http(st, -1, cmd); })
+          ->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
