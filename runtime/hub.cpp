@@ -45,7 +45,7 @@ hub::hub(thread_state& ts) : ts_(ts), ring_(ring_entries), self_(*this) {
 
 hub::~hub() {
   set_monitor(nullptr);
-  hub_release_remote(*this, remote_, false);
+  hub_release_remote(*this, remote_);
   // Let the hub greenlet's loop return so its stack goes back to the pool.
   stopping_ = true;
   greenlet& cur = *ts_.current;

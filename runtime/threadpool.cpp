@@ -319,17 +319,14 @@ void hub_renew_remote_after_fork(hub::remote& r) {
   r.arm();            // kept armed while handles exist, as before the fork
 }
 
-void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept {
+void hub_release_remote(hub& h, hub::remote*& r) noexcept {
   if (!r) return;
-  if (forked) {
-    // Leak the shared part: a parent's worker may have held its mutex.
-    new std::shared_ptr<remote_shared>(std::move(r->sh_));
-  } else {
+  {
     std::lock_guard<std::mutex> g(r->sh_->m);
     r->sh_->closed = true;
     r->sh_->items.clear();
   }
-  if (r->armed_ && !forked) {
+  if (r->armed_) {
     io_uring_sqe* s = h.ring().sqe();
     io_uring_prep_cancel(s, static_cast<completion*>(r), 0);
     io_uring_sqe_set_data64(s, 0);

@@ -221,7 +221,7 @@ class hub {
   bool forked_ = false;  // after_fork is running
 };
 
-void hub_release_remote(hub& h, hub::remote*& r, bool forked) noexcept;
+void hub_release_remote(hub& h, hub::remote*& r) noexcept;
 void forget_global_pool_after_fork() noexcept;
 void hub_renew_remote_after_fork(hub::remote& r);
 /// GREENRING_MAX_BLOCKING_MS: monitor_blocking() for every new hub.
