@@ -692,9 +692,10 @@ udp_socket::received udp_socket::receive_from(mutable_buffer buf, std::error_cod
   core_.broken = false;
   if (r < 0) {
     ec = to_ec(r);
-    return {0, address()};
+    return {0, address(), false};
   }
-  return {static_cast<std::size_t>(r), address::from_native(reinterpret_cast<sockaddr*>(&ss), msg.msg_namelen)};
+  return {static_cast<std::size_t>(r), address::from_native(reinterpret_cast<sockaddr*>(&ss), msg.msg_namelen),
+          (msg.msg_flags & MSG_TRUNC) != 0};
 }
 
 udp_socket::received udp_socket::receive_from(mutable_buffer buf, duration timeout) {

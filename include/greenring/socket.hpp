@@ -213,10 +213,13 @@ class udp_socket {
   /// Sends one datagram to `to`; returns its size.
   std::size_t send_to(const_buffer buf, const address& to, duration timeout = forever);
   std::size_t send_to(const_buffer buf, const address& to, std::error_code& ec, duration timeout = forever);
-  /// Receives one datagram (truncated to buf.size) and who sent it.
+  /// Receives one datagram and who sent it. A datagram longer than
+  /// buf.size is cut to it (the rest is gone, as with recvfrom(2)), and
+  /// `truncated` says so.
   struct received {
     std::size_t size;
     address from;
+    bool truncated = false;
   };
   received receive_from(mutable_buffer buf, duration timeout = forever);
   received receive_from(mutable_buffer buf, std::error_code& ec, duration timeout = forever);

@@ -461,9 +461,27 @@ TEST_F(Socket, UdpDatagramsBothWays) {
   EXPECT_EQ(std::string(buf, r.size), "ping");
   EXPECT_EQ(r.from, b.local());
   t.get();
+  EXPECT_FALSE(r.truncated);
   std::error_code ec;
   a.receive_from(buf, ec, 10ms);
   EXPECT_EQ(ec, std::errc::timed_out);
+}
+
+// A datagram longer than the buffer is cut to it, and the caller is told.
+TEST_F(Socket, UdpReceiveFromSaysWhenADatagramWasTruncated) {
+  auto a = greenring::udp_socket::bind(loopback4());
+  auto b = greenring::udp_socket::bind(loopback4());
+  const std::string big(1000, 'z');
+  a.send_to(greenring::const_buffer(big), b.local());
+  a.send_to("fits", b.local());
+  char buf[16];
+  auto r = b.receive_from(buf, 5s);
+  EXPECT_EQ(r.size, sizeof buf);
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(std::string(buf, r.size), big.substr(0, sizeof buf));
+  r = b.receive_from(buf, 5s);  // the rest of the long one is gone, not read next
+  EXPECT_EQ(std::string(buf, r.size), "fits");
+  EXPECT_FALSE(r.truncated);
 }
 
 // gevent's udp_server.py / udp_client.py: a DatagramServer answering each
