@@ -96,4 +96,62 @@ inline std::size_t wait_any(std::initializer_list<waitable> objects, duration ti
   return r.empty() ? objects.size() : r.front();
 }
 
+/// gevent.iwait: yields the index of each of `objects` as it becomes
+/// ready, each once; those found ready together come in index order. Ends
+/// when every one has been yielded, or when `timeout` (for the whole
+/// iteration) has passed.
+///   for (std::size_t i : greenring::iwait({a, b, c})) handle(i);
+class iwait {
+ public:
+  explicit iwait(std::span<const waitable> objects, duration timeout = forever)
+      : objects_(objects.begin(), objects.end()), yielded_(objects.size(), false),
+        deadline_(detail::deadline_in(timeout)) {}
+  iwait(std::initializer_list<waitable> objects, duration timeout = forever)
+      : iwait(std::span<const waitable>(objects.begin(), objects.size()), timeout) {}
+
+  class iterator {
+   public:
+    using value_type = std::size_t;
+    using difference_type = std::ptrdiff_t;
+    std::size_t operator*() const noexcept { return current_; }
+    iterator& operator++() {
+      current_ = owner_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const noexcept { return current_ == npos; }
+
+   private:
+    friend class iwait;
+    static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+    iterator(iwait* owner, std::size_t current) noexcept : owner_(owner), current_(current) {}
+    iwait* owner_;
+    std::size_t current_;
+  };
+  /// Waits for the first one.
+  iterator begin() { return iterator(this, next()); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  std::size_t next() {
+    for (;;) {
+      std::vector<waitable> left;
+      for (std::size_t i = 0; i < objects_.size(); ++i) {
+        if (yielded_[i]) continue;
+        if (objects_[i].ready()) {
+          yielded_[i] = true;
+          return i;
+        }
+        left.push_back(objects_[i]);
+      }
+      if (left.empty()) return iterator::npos;
+      const auto ready = wait(std::span<const waitable>(left), 1, detail::time_left(deadline_));
+      if (ready.empty()) return iterator::npos;  // the timeout passed
+    }
+  }
+  std::vector<waitable> objects_;
+  std::vector<bool> yielded_;
+  detail::clock::time_point deadline_;
+};
+
 }  // namespace greenring

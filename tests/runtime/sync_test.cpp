@@ -404,6 +404,41 @@ TEST_F(Sync, WaitReturnsAsSoonAsEnoughAreReady) {
   EXPECT_EQ(greenring::wait({e, r, q, t}).size(), 4u);
 }
 
+// gevent.iwait: each object once, in the order they become ready; those
+// already ready first, by index; the timeout ends the iteration.
+TEST_F(Sync, IwaitYieldsEachObjectOnceAsItBecomesReady) {
+  greenring::event gates[3];
+  std::vector<greenring::task<int>> tasks;
+  for (int i = 0; i < 3; ++i) tasks.push_back(spawn([&gates, i] {
+      gates[i].wait();
+      return i;
+    }));
+  greenring::event already;
+  already.set();
+  const std::size_t order[] = {2, 0, 1};
+  std::size_t k = 0;
+  gates[order[k++]].set();
+  std::vector<std::size_t> seen;
+  for (std::size_t i : greenring::iwait({tasks[0], tasks[1], tasks[2], already})) {
+    seen.push_back(i);
+    if (i < 3) EXPECT_EQ(tasks[i].get(), static_cast<int>(i)) << "a task yielded is done";
+    if (i < 3 && k < 3) gates[order[k++]].set();  // the next one finishes only now
+  }
+  EXPECT_EQ(seen, (std::vector<std::size_t>{3, 2, 0, 1}));
+  // Never ready: the timeout ends it, with what was ready by then.
+  greenring::event never;
+  seen.clear();
+  for (std::size_t i : greenring::iwait({never, already}, 10ms)) seen.push_back(i);
+  EXPECT_EQ(seen, std::vector<std::size_t>{1});
+  // A kill ends it like any wait.
+  auto waiter = spawn([&] {
+    for (std::size_t i : greenring::iwait({never})) (void)i;
+  });
+  greenring::sleep(0);
+  waiter.kill();
+  EXPECT_TRUE(waiter.ready());
+}
+
 TEST_F(Sync, WaitOnAQueueEndsWhenItIsClosed) {
   greenring::queue<int> q;
   greenring::event never;
