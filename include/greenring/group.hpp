@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <exception>
 #include <iterator>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,6 +119,8 @@ class group {
 
 template <class R>
 class result_stream;
+template <class R>
+class ordered_results;
 
 /// gevent.pool.Pool: a group that runs at most `size` tasks at once;
 /// spawn() waits (FIFO) for a free slot.
@@ -230,6 +233,16 @@ class pool : public group {
   /// most capacity() at once; the results in the order they finish:
   ///   for (auto&& r : p.imap_unordered(fn, xs)) ...
   /// A failure is rethrown from the iteration, after the rest are killed.
+  /// The same in the order of `range` (gevent's Pool.imap): each result
+  /// as soon as it and those before it are done; later ones that finish
+  /// first wait in their tasks.
+  template <class F, class Range>
+  auto imap(F fn, const Range& range) {
+    using X = std::ranges::range_reference_t<const Range>;
+    using R = std::invoke_result_t<F&, X>;
+    static_assert(!std::is_void_v<R>, "pool::imap needs a function that returns a value");
+    return ordered_results<R>(*this, std::move(fn), range);
+  }
   template <class F, class Range>
   auto imap_unordered(F fn, const Range& range) {
     using X = std::ranges::range_reference_t<const Range>;
@@ -354,6 +367,106 @@ class result_stream {
         std::rethrow_exception(std::get<1>(it));
       }
       return std::move(std::get<0>(it));
+    }
+  }
+  std::shared_ptr<shared> s_;
+};
+
+/// The results of pool::imap, in the order of the range. Destroying it
+/// kills the work still running.
+template <class R>
+class ordered_results {
+ public:
+  template <class F, class Range>
+  ordered_results(pool& p, F fn, const Range& range) : s_(std::make_shared<shared>()) {
+    std::weak_ptr<shared> w = s_;
+    s_->feeder = greenring::spawn([&p, fn = std::move(fn), &range, w]() mutable {
+      auto finish = [&w](std::exception_ptr e) {
+        if (auto s = w.lock()) {
+          s->error = e;
+          s->fed_all = true;
+          s->more.set();
+        }
+      };
+      try {
+        for (auto&& x : range) {
+          auto t = p.spawn(fn, x);  // waits while the pool is full
+          auto s = w.lock();
+          if (!s) return;
+          s->tasks.push_back(std::move(t));
+          s->more.set();
+        }
+      } catch (const greenlet_exit&) {
+        finish(nullptr);
+        throw;
+      } catch (...) {
+        finish(std::current_exception());  // the reader rethrows it, after the results before it
+        return;
+      }
+      finish(nullptr);
+    });
+  }
+  ordered_results(ordered_results&&) noexcept = default;
+  ~ordered_results() {
+    if (s_) stop();
+  }
+
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(ordered_results* rs) : rs_(rs) { advance(); }
+    R& operator*() { return *cur_; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    bool operator==(std::default_sentinel_t) const noexcept { return !cur_; }
+
+   private:
+    void advance() { cur_ = rs_->next(); }
+    ordered_results* rs_ = nullptr;
+    std::optional<R> cur_;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+ private:
+  struct shared {
+    std::deque<task<R>> tasks;  // spawned, in the range's order, not yet read
+    bool fed_all = false;
+    std::exception_ptr error;   // the feeder's own failure (not a task's)
+    event more;
+    any_task feeder;
+  };
+  void stop() noexcept {
+    try {
+      s_->feeder.kill();
+      std::vector<any_task> rest(s_->tasks.begin(), s_->tasks.end());
+      killall(rest);
+    } catch (...) {
+    }
+  }
+  std::optional<R> next() {
+    for (;;) {
+      if (!s_->tasks.empty()) {
+        task<R> t = std::move(s_->tasks.front());
+        s_->tasks.pop_front();
+        try {
+          return std::optional<R>(std::move(t.get()));
+        } catch (...) {
+          stop();  // the first failure ends it: the rest are killed
+          throw;
+        }
+      }
+      if (s_->fed_all) {
+        if (auto e = std::exchange(s_->error, nullptr)) std::rethrow_exception(e);
+        return std::nullopt;
+      }
+      s_->more.clear();
+      s_->more.wait();
     }
   }
   std::shared_ptr<shared> s_;

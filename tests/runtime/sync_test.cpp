@@ -637,6 +637,76 @@ TEST_F(Sync, ImapUnorderedYieldsEveryResultAsItFinishes) {
   EXPECT_EQ(got.front(), 10) << "results come in the order they finish (0 waits for a free slot)";
 }
 
+// gevent's Pool.imap: results in the range's order, whatever order the
+// tasks finish in; at most the pool's size at once; the first failure
+// ends the iteration and kills the rest.
+TEST_F(Sync, ImapYieldsResultsInTheRangesOrder) {
+  greenring::pool p(4);
+  greenring::event gates[4];
+  std::vector<int> xs{0, 1, 2, 3};
+  int finished = 0;
+  auto fn = [&](int i) {
+    gates[i].wait();
+    ++finished;
+    return i * 10;
+  };
+  gates[3].set();
+  gates[2].set();
+  gates[1].set();
+  auto opener = spawn([&] {
+    while (finished < 3) greenring::yield();  // 1-3 finish before 0
+    gates[0].set();
+  });
+  std::vector<int> got;
+  int finished_at_first = -1;
+  for (int r : p.imap(fn, xs)) {
+    if (got.empty()) finished_at_first = finished;
+    got.push_back(r);
+  }
+  EXPECT_EQ(got, (std::vector<int>{0, 10, 20, 30}));
+  EXPECT_EQ(finished_at_first, 4) << "0 came first although it finished last";
+  opener.get();
+
+  greenring::pool two(2);
+  int running = 0, most = 0;
+  std::vector<int> five{1, 2, 3, 4, 5};
+  std::vector<int> order;
+  for (int r : two.imap([&](int x) {
+         most = std::max(most, ++running);
+         greenring::yield();
+         --running;
+         return x;
+       }, five))
+    order.push_back(r);
+  EXPECT_EQ(order, five);
+  EXPECT_EQ(most, 2) << "never more than the pool's size at once";
+
+  greenring::event never;
+  std::vector<int> seen;
+  try {
+    for (int r : two.imap([&](int x) {
+           if (x == 2) throw std::runtime_error("bad item");
+           if (x > 2) never.wait();
+           return x;
+         }, five))
+      seen.push_back(r);
+    ADD_FAILURE() << "the failure was not rethrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "bad item");
+  }
+  EXPECT_EQ(seen, std::vector<int>{1});
+  EXPECT_TRUE(two.empty()) << "the rest were killed";
+  // Leaving the loop early kills what is still running.
+  for (int r : two.imap([&](int x) {
+         if (x > 1) never.wait();
+         return x;
+       }, five)) {
+    EXPECT_EQ(r, 1);
+    break;
+  }
+  EXPECT_TRUE(two.empty()) << "killed when the results went away";
+}
+
 TEST_F(Sync, TaskGroupKillsSiblingsOnFirstFailure) {
   bool sibling_unwound = false;
   try {
