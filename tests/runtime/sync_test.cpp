@@ -624,17 +624,27 @@ TEST_F(Sync, PoolMapFailureKillsTheRestAndRethrows) {
 
 TEST_F(Sync, ImapUnorderedYieldsEveryResultAsItFinishes) {
   greenring::pool p(3);
-  std::vector<int> xs{30, 10, 20, 0};
+  greenring::event gates[4];
+  std::vector<int> xs{0, 1, 2, 3};
+  int started = 0;
+  auto fn = [&](int i) {
+    ++started;
+    gates[i].wait();
+    return i;
+  };
+  // Finishing order 1, 2, 0; 3 gets a slot only once one of them is done.
+  const int order[] = {1, 2, 0, 3};
+  std::size_t k = 0;
+  gates[order[k++]].set();
   std::vector<int> got;
-  for (int r : p.imap_unordered([](int ms) {
-         greenring::sleep(std::chrono::milliseconds(ms));
-         return ms;
-       }, xs))
+  int started_at_first = -1;
+  for (int r : p.imap_unordered(fn, xs)) {
+    if (got.empty()) started_at_first = started;
     got.push_back(r);
-  std::vector<int> sorted = got;
-  std::sort(sorted.begin(), sorted.end());
-  EXPECT_EQ(sorted, (std::vector<int>{0, 10, 20, 30}));
-  EXPECT_EQ(got.front(), 10) << "results come in the order they finish (0 waits for a free slot)";
+    if (k < 4) gates[order[k++]].set();
+  }
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 0, 3})) << "results come in the order they finish";
+  EXPECT_EQ(started_at_first, 3) << "at most the pool's size at once";
 }
 
 // gevent's Pool.imap: results in the range's order, whatever order the
