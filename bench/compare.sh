@@ -94,45 +94,28 @@ rows.append(("file: 4 KiB random reads, 64 workers, one hub per core (MB/s)",
              ("BM_greenring_random_reads_every_core/min_time:2.000/real_time", "MB_per_s"),
              ("BM_threads_random_preads/min_time:2.000/real_time", "MB_per_s")))
 higher.append(rows[-1][0])
+# Peers some programs ran (ECHO_BENCH_PEERS and the like, bench/peers/README.md).
+def peer_names(prefix):
+    return sorted({name[len(prefix):].split("/")[0] for name, _ in vals if name.startswith(prefix)})
 for n in ("100", "1000"):
     g = f"BM_echo/greenring/{n}/iterations:1/real_time"
-    for base, bname in (("threads", "threads"), ("uring", "raw liburing")):
+    for base, bname in [("threads", "threads"), ("uring", "raw liburing")] + [
+            ("peer_" + p, p) for p in peer_names("BM_echo/peer_")]:
         b = f"BM_echo/{base}/{n}/iterations:1/real_time"
         rows.append((f"echo {n} conns vs {bname}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
         higher.append(rows[-1][0])
         rows.append((f"echo {n} conns vs {bname}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"echo {n} conns vs {bname}: server CPU us/request", (g, "server_cpu_us_per_req"),
                      (b, "server_cpu_us_per_req")))
-# Peers run by echo_bench (ECHO_BENCH_PEERS, bench/peers/README.md).
-peers = sorted({name.split("/")[1][len("peer_"):] for name, _ in vals if name.startswith("BM_echo/peer_")})
-for n in ("100", "1000"):
-    g = f"BM_echo/greenring/{n}/iterations:1/real_time"
-    for p in peers:
-        b = f"BM_echo/peer_{p}/{n}/iterations:1/real_time"
-        rows.append((f"echo {n} conns vs {p}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
-        higher.append(rows[-1][0])
-        rows.append((f"echo {n} conns vs {p}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
-        rows.append((f"echo {n} conns vs {p}: server CPU us/request", (g, "server_cpu_us_per_req"),
-                     (b, "server_cpu_us_per_req")))
 for size in ("1024", "64"):
     g = f"BM_http/greenring/{size}/iterations:1/real_time"
-    for base in ("threads", "nginx"):
+    for base, label in [("threads", "threads"), ("nginx", "nginx (1 worker)")] + [
+            ("peer_" + p, p) for p in peer_names("BM_http/peer_")]:
         b = f"BM_http/{base}/{size}/iterations:1/real_time"
-        label = "nginx (1 worker)" if base == "nginx" else "threads"
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
         higher.append(rows[-1][0])
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
-                     (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
-http_peers = sorted({name.split("/")[1][len("peer_"):] for name, _ in vals if name.startswith("BM_http/peer_")})
-for size in ("1024", "64"):
-    g = f"BM_http/greenring/{size}/iterations:1/real_time"
-    for p in http_peers:
-        b = f"BM_http/peer_{p}/{size}/iterations:1/real_time"
-        rows.append((f"HTTP server, wrk -c100, {size} B body vs {p}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
-        higher.append(rows[-1][0])
-        rows.append((f"HTTP server, wrk -c100, {size} B body vs {p}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
-        rows.append((f"HTTP server, wrk -c100, {size} B body vs {p}: server CPU us/request",
                      (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
                   ("client peak private memory (MiB)", "peak_anon_mib"), ("client CPU (ms)", "cpu_ms")):
@@ -141,7 +124,7 @@ for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak
             rows.append((f"fetch 10k x 16 KiB, 10 ms, {gname}, vs {bname}: {what}",
                          (f"BM_fetch_{g}/iterations:1/repeats:3/real_time", key),
                          (f"BM_fetch_{base}/iterations:1/repeats:3/real_time", key)))
-fetch_peers = sorted({name.split("/")[0][len("BM_fetch_peer_"):] for name, _ in vals if name.startswith("BM_fetch_peer_")})
+fetch_peers = peer_names("BM_fetch_peer_")
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
                   ("client peak private memory (MiB)", "peak_anon_mib"), ("client CPU (ms)", "cpu_ms")):
     for p in fetch_peers:

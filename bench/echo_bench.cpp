@@ -180,34 +180,16 @@ struct server_proc {
   std::uint16_t port = 0;
 };
 
-// A peer's echo server: `cmd PORT` through sh, pinned to CPU 0 like ours;
-// ready once it accepts a connection.
+// A peer's echo server: `cmd PORT`, pinned to CPU 0 like ours; ready once
+// it accepts a connection (up to 10 s).
 server_proc start_peer(const std::string& cmd) {
-  int probe = listen_socket();
-  const std::uint16_t port = port_of(probe);
-  ::close(probe);  // the peer binds it again (SO_REUSEADDR)
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    pin(0);
-    ::setpgid(0, 0);  // its own group: killing it kills what sh started
-    const std::string line = "exec " + cmd + " " + std::to_string(port);
-    ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  for (int i = 0; i < 1000; ++i) {  // up to 10 s for the peer to start listening
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (up) return server_proc{pid, port};
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  const std::uint16_t port = bench::free_port();
+  const pid_t pid = bench::start_peer_server(cmd, std::to_string(port));
+  if (bench::wait_listening(port, pid)) return server_proc{pid, port};
   std::fprintf(stderr, "echo_bench: peer '%s' did not start listening on port %u\n", cmd.c_str(), port);
+  ::kill(-pid, SIGKILL);
   ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
   return server_proc{-1, 0};
 }
 
@@ -442,25 +424,13 @@ GREENRING_ECHO_RUNS(1000);
 
 int main(int argc, char** argv) {
   // ECHO_BENCH_PEERS="name=command;name=command": BM_echo/peer_NAME/100, /1000.
-  if (const char* peers = std::getenv("ECHO_BENCH_PEERS")) {
-    std::string list = peers;
-    for (std::size_t at = 0; at < list.size();) {
-      std::size_t end = list.find(';', at);
-      if (end == std::string::npos) end = list.size();
-      const std::string entry = list.substr(at, end - at);
-      at = end + 1;
-      const std::size_t eq = entry.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
-        std::fprintf(stderr, "echo_bench: ECHO_BENCH_PEERS entry '%s' is not name=command\n", entry.c_str());
-        return 2;
-      }
-      const std::string name = entry.substr(0, eq), cmd = entry.substr(eq + 1);
-      for (int conns : {100, 1000})
-        benchmark::RegisterBenchmark(("BM_echo/peer_" + name).c_str(),
-                                     [cmd](benchmark::State& st) { BM_echo(st, -1, cmd); })
-            ->Arg(conns)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
-    }
-  }
+  std::vector<bench::peer> peers;
+  if (!bench::peers_from_env("ECHO_BENCH_PEERS", peers)) return 2;
+  for (const auto& p : peers)
+    for (int conns : {100, 1000})
+      benchmark::RegisterBenchmark(("BM_echo/peer_" + p.name).c_str(),
+                                   [cmd = p.command](benchmark::State& st) { BM_echo(st, -1, cmd); })
+          ->Arg(conns)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -14,6 +14,8 @@
 // time), peak RSS (MiB), peak private memory (MiB: RssAnon sampled every
 // ms, without the shared library pages RSS counts) and CPU time (ms) of the
 // client process.
+#include "server_support.hpp"
+
 #include <greenring/greenring.hpp>
 
 #include <benchmark/benchmark.h>
@@ -193,12 +195,9 @@ void run_client(benchmark::State& state, void (*client)(), const std::string& pe
   for (auto _ : state) {
     pid_t pid = ::fork();
     if (pid == 0) {
-      if (!peer_cmd.empty()) {
-        const std::string line = "exec " + peer_cmd + " http://127.0.0.1:" + std::to_string(server_port) + "/ " +
-                                 std::to_string(total_urls) + " 1000";
-        ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
-        std::_Exit(127);
-      }
+      if (!peer_cmd.empty())
+        bench::exec_shell(peer_cmd, "http://127.0.0.1:" + std::to_string(server_port) + "/ " +
+                                        std::to_string(total_urls) + " 1000");
       client();
       std::_Exit(0);
     }
@@ -238,24 +237,12 @@ BENCHMARK(BM_fetch_nothing)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRe
 
 int main(int argc, char** argv) {
   // FETCH_BENCH_PEERS="name=command;...": BM_fetch_peer_NAME.
-  if (const char* peers = std::getenv("FETCH_BENCH_PEERS")) {
-    const std::string list = peers;
-    for (std::size_t at = 0; at < list.size();) {
-      std::size_t end = list.find(';', at);
-      if (end == std::string::npos) end = list.size();
-      const std::string entry = list.substr(at, end - at);
-      at = end + 1;
-      const std::size_t eq = entry.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
-        std::fprintf(stderr, "fetch_bench: FETCH_BENCH_PEERS entry '%s' is not name=command\n", entry.c_str());
-        return 2;
-      }
-      const std::string cmd = entry.substr(eq + 1);
-      benchmark::RegisterBenchmark(("BM_fetch_peer_" + entry.substr(0, eq)).c_str(),
-                                   [cmd](benchmark::State& st) { run_client(st, nullptr, cmd); })
-          ->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-    }
-  }
+  std::vector<bench::peer> peers;
+  if (!bench::peers_from_env("FETCH_BENCH_PEERS", peers)) return 2;
+  for (const auto& p : peers)
+    benchmark::RegisterBenchmark(("BM_fetch_peer_" + p.name).c_str(),
+                                 [cmd = p.command](benchmark::State& st) { run_client(st, nullptr, cmd); })
+        ->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -43,14 +43,8 @@ using bench::cpu_ns;
 using bench::listen_socket;
 using bench::pin;
 using bench::port_of;
-
-// A port nobody listens on now (for nginx, which picks no port itself).
-std::uint16_t free_port() {
-  const int fd = listen_socket();
-  const std::uint16_t port = port_of(fd);
-  ::close(fd);
-  return port;
-}
+using bench::free_port;
+using bench::wait_listening;
 
 std::string body_of(std::size_t n) { return std::string(n, 'x'); }
 
@@ -142,36 +136,14 @@ bool have(const char* program) {
   return std::system(cmd.c_str()) == 0;
 }
 
-// Waits until something accepts connections on `port` (nginx says nothing).
-bool wait_listening(std::uint16_t port) {
-  for (int i = 0; i < 500; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (ok) return true;
-    ::usleep(10000);
-  }
-  return false;
-}
-
-// A peer's server: `cmd PORT BODY_BYTES` through sh, pinned to CPU 0, in
-// a process group of its own (killed whole).
+// A peer's server: `cmd PORT BODY_BYTES`, pinned to CPU 0, in a process
+// group of its own (killed whole); ready once it accepts a connection.
 server_proc start_peer(const std::string& cmd, std::size_t body_size) {
   server_proc s;
   s.port = free_port();
-  s.pid = ::fork();
-  if (s.pid == 0) {
-    pin(0);
-    ::setpgid(0, 0);
-    const std::string line = "exec " + cmd + " " + std::to_string(s.port) + " " + std::to_string(body_size);
-    ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  if (!wait_listening(s.port)) {
+  s.pid = bench::start_peer_server(cmd, std::to_string(s.port) + " " + std::to_string(body_size));
+  if (!wait_listening(s.port, s.pid)) {
+    ::kill(-s.pid, SIGKILL);
     ::kill(s.pid, SIGKILL);
     ::waitpid(s.pid, nullptr, 0);
     s.pid = -1;
@@ -191,7 +163,7 @@ server_proc start_server(int kind, std::size_t body_size) {
       ::execlp("nginx", "nginx", "-p", s.cleanup.c_str(), "-c", (s.cleanup + "/nginx.conf").c_str(), nullptr);
       std::_Exit(127);
     }
-    if (!wait_listening(s.port)) {
+    if (!wait_listening(s.port, s.pid, 500)) {  // nginx says nothing: up to 5 s
       ::kill(s.pid, SIGKILL);
       ::waitpid(s.pid, nullptr, 0);
       s.pid = -1;
@@ -277,24 +249,12 @@ BENCHMARK_CAPTURE(BM_http, nginx, 2)->Arg(1024)->Arg(64)->Iterations(1)->Unit(be
 
 int main(int argc, char** argv) {
   // HTTP_BENCH_PEERS="name=command;name=command": BM_http/peer_NAME/1024, /64.
-  if (const char* peers = std::getenv("HTTP_BENCH_PEERS")) {
-    const std::string list = peers;
-    for (std::size_t at = 0; at < list.size();) {
-      std::size_t end = list.find(';', at);
-      if (end == std::string::npos) end = list.size();
-      const std::string entry = list.substr(at, end - at);
-      at = end + 1;
-      const std::size_t eq = entry.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
-        std::fprintf(stderr, "http_server_bench: HTTP_BENCH_PEERS entry '%s' is not name=command\n", entry.c_str());
-        return 2;
-      }
-      const std::string cmd = entry.substr(eq + 1);
-      benchmark::RegisterBenchmark(("BM_http/peer_" + entry.substr(0, eq)).c_str(),
-                                   [cmd](benchmark::State& st) { BM_http(st, -1, cmd); })
-          ->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
-    }
-  }
+  std::vector<bench::peer> peers;
+  if (!bench::peers_from_env("HTTP_BENCH_PEERS", peers)) return 2;
+  for (const auto& p : peers)
+    benchmark::RegisterBenchmark(("BM_http/peer_" + p.name).c_str(),
+                                 [cmd = p.command](benchmark::State& st) { BM_http(st, -1, cmd); })
+        ->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -1,5 +1,7 @@
 // Shared by the benchmarks that run a server in a child process: pinning
-// to a CPU, reading a process's CPU time, a loopback listening socket.
+// to a CPU, reading a process's CPU time, a loopback listening socket,
+// and the peers (other runtimes' programs) named in an environment
+// variable.
 #pragma once
 
 #include <arpa/inet.h>
@@ -7,15 +9,18 @@
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace bench {
 
@@ -65,6 +70,78 @@ inline std::uint16_t port_of(int fd) {
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   return ntohs(a.sin_port);
+}
+
+/// A port nobody listens on now (for a server that picks no port itself).
+inline std::uint16_t free_port() {
+  const int fd = listen_socket();
+  const std::uint16_t port = port_of(fd);
+  ::close(fd);  // the server binds it again (SO_REUSEADDR)
+  return port;
+}
+
+/// Waits, 10 ms at a time for up to `tries` times, until something accepts
+/// connections on 127.0.0.1:`port`; gives up early when `pid` (if not -1)
+/// has exited.
+inline bool wait_listening(std::uint16_t port, pid_t pid = -1, int tries = 1000) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  for (int i = 0; i < tries; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (ok) return true;
+    if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == pid) return false;
+    ::usleep(10000);
+  }
+  return false;
+}
+
+/// A peer program from an environment variable's "name=command;...".
+struct peer {
+  std::string name, command;
+};
+
+/// The peers `var` names (none when it is unset); false, after saying so
+/// on stderr, when an entry is not name=command.
+inline bool peers_from_env(const char* var, std::vector<peer>& out) {
+  const char* v = std::getenv(var);
+  if (!v) return true;
+  const std::string list = v;
+  for (std::size_t at = 0; at < list.size();) {
+    std::size_t end = list.find(';', at);
+    if (end == std::string::npos) end = list.size();
+    const std::string entry = list.substr(at, end - at);
+    at = end + 1;
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+      std::fprintf(stderr, "%s entry '%s' is not name=command\n", var, entry.c_str());
+      return false;
+    }
+    out.push_back({entry.substr(0, eq), entry.substr(eq + 1)});
+  }
+  return true;
+}
+
+/// In a forked child: runs `exec COMMAND ARGS` through sh; never returns.
+[[noreturn]] inline void exec_shell(const std::string& command, const std::string& args) {
+  const std::string line = "exec " + command + " " + args;
+  ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+  std::_Exit(127);
+}
+
+/// Forks a peer server, pinned to CPU 0 like the benchmarks' own, in a
+/// process group of its own (kill(-pid) ends what sh started too).
+inline pid_t start_peer_server(const std::string& command, const std::string& args) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    pin(0);
+    ::setpgid(0, 0);
+    exec_shell(command, args);
+  }
+  return pid;
 }
 
 }  // namespace bench
