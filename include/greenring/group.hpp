@@ -117,6 +117,33 @@ class group {
   std::shared_ptr<state> st_;
 };
 
+namespace detail {
+
+/// The iterator of a stream of results: each step takes the next one from
+/// `Source::next()` (an optional, empty at the end). An input range.
+template <class Source, class R>
+class pull_iterator {
+ public:
+  using value_type = R;
+  using difference_type = std::ptrdiff_t;
+  pull_iterator() = default;
+  explicit pull_iterator(Source* s) : s_(s) { advance(); }
+  R& operator*() { return *cur_; }
+  pull_iterator& operator++() {
+    advance();
+    return *this;
+  }
+  void operator++(int) { advance(); }
+  bool operator==(std::default_sentinel_t) const noexcept { return !cur_; }
+
+ private:
+  void advance() { cur_ = s_->next(); }
+  Source* s_ = nullptr;
+  std::optional<R> cur_;
+};
+
+}  // namespace detail
+
 template <class R>
 class result_stream;
 template <class R>
@@ -324,25 +351,8 @@ class result_stream {
     }
   }
 
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(result_stream* rs) : rs_(rs) { advance(); }
-    R& operator*() { return *cur_; }
-    iterator& operator++() {
-      advance();
-      return *this;
-    }
-    void operator++(int) { advance(); }
-    bool operator==(std::default_sentinel_t) const noexcept { return !cur_; }
-
-   private:
-    void advance() { cur_ = rs_->next(); }
-    result_stream* rs_ = nullptr;
-    std::optional<R> cur_;
-  };
+  using iterator = detail::pull_iterator<result_stream, R>;
+  friend iterator;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
@@ -411,25 +421,8 @@ class ordered_results {
     if (s_) stop();
   }
 
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(ordered_results* rs) : rs_(rs) { advance(); }
-    R& operator*() { return *cur_; }
-    iterator& operator++() {
-      advance();
-      return *this;
-    }
-    void operator++(int) { advance(); }
-    bool operator==(std::default_sentinel_t) const noexcept { return !cur_; }
-
-   private:
-    void advance() { cur_ = rs_->next(); }
-    ordered_results* rs_ = nullptr;
-    std::optional<R> cur_;
-  };
+  using iterator = detail::pull_iterator<ordered_results, R>;
+  friend iterator;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
