@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 namespace greenring::http {
 namespace {
@@ -147,6 +148,12 @@ std::string encode_unsafe(std::string_view ref) {
   return r;
 }
 
+// A target's path and its query (with its '?', or empty).
+std::pair<std::string, std::string> split_target(const std::string& t) {
+  const auto q = t.find('?');
+  return {t.substr(0, q), q == std::string::npos ? std::string() : t.substr(q)};
+}
+
 bool is_scheme_char(char c) noexcept {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
 }
@@ -159,6 +166,13 @@ url url::resolve(std::string_view location) const {
   const auto redirect_error = [&] {
     return error(errc::bad_redirect, to_string(), "redirect to a non-http(s) URL: " + std::string(location));
   };
+  // A reference with its own authority: its path without dot segments.
+  const auto absolute = [](const std::string& text) {
+    url u = parse(text);
+    auto [path, query] = split_target(u.target);
+    u.target = remove_dot_segments(path) + query;
+    return u;
+  };
   // A scheme is letters, digits, + - . before the first ':', which must come
   // before any '/', '?': "/login?next=http://x" is a path.
   const auto colon = ref.find_first_of(":/?");
@@ -168,34 +182,22 @@ url url::resolve(std::string_view location) const {
     std::string s = ref.substr(0, colon);
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
     if (s != "http" && s != "https") throw redirect_error();
-    if (ref.compare(colon + 1, 2, "//") == 0) {
-      url u = parse(ref);
-      const auto q = u.target.find('?');
-      u.target = remove_dot_segments(u.target.substr(0, q)) + (q == std::string::npos ? "" : u.target.substr(q));
-      return u;
-    }
+    if (ref.compare(colon + 1, 2, "//") == 0) return absolute(ref);
     // "http:g": the same scheme with a relative reference (5.2.2's
     // backward-compatible reading); another scheme without an authority
     // names no host.
     if (s != scheme) throw error(errc::bad_redirect, to_string(), "redirect without a host: " + std::string(location));
     ref.erase(0, colon + 1);
   }
-  if (ref.compare(0, 2, "//") == 0) {
-    url u = parse(scheme + ":" + ref);
-    const auto q = u.target.find('?');
-    u.target = remove_dot_segments(u.target.substr(0, q)) + (q == std::string::npos ? "" : u.target.substr(q));
-    return u;
-  }
-  const auto q = ref.find('?');
-  const std::string ref_path = ref.substr(0, q);
-  const std::string base_path = target.substr(0, target.find('?'));
-  std::string path, query;
+  if (ref.compare(0, 2, "//") == 0) return absolute(scheme + ":" + ref);
+  auto [ref_path, query] = split_target(ref);  // a query, even "?", starts with '?'
+  auto [base_path, base_query] = split_target(target);
+  std::string path;
   if (ref_path.empty()) {
     path = base_path;
-    query = q != std::string::npos ? ref.substr(q) : (target.find('?') != std::string::npos ? target.substr(target.find('?')) : "");
+    if (query.empty()) query = base_query;
   } else {
     path = remove_dot_segments(ref_path.front() == '/' ? ref_path : base_path.substr(0, base_path.rfind('/') + 1) + ref_path);
-    if (q != std::string::npos) query = ref.substr(q);
   }
   if (path.empty() || path.front() != '/') path.insert(0, "/");
   return parse(scheme + "://" + authority() + path + query);
