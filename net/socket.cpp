@@ -592,7 +592,8 @@ address tcp_stream::local() const { return sock_name(core_.fd); }
 
 tcp_listener tcp_listener::bind(const address& at, int backlog, bool reuse_port) {
   tcp_listener l;
-  int fd = new_socket(at.family(), SOCK_STREAM);
+  // Non-blocking, for accept's direct accept4 (the ring does not care).
+  int fd = new_socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK);
   if (fd < 0) throw_io("socket", at, to_ec(fd));
   l.core_.fd = fd;
   l.core_.peer = at;
@@ -609,10 +610,26 @@ tcp_stream tcp_listener::accept(std::error_code& ec, duration timeout) {
   ec.clear();
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  int r = sock_op(core_, "accept", detail::deadline_in(timeout), POLLIN, [&](io_uring_sqe* q) {
-    len = sizeof ss;
-    io_uring_prep_accept(q, core_.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-  });
+  // Go's way: a connection already queued is taken with a direct accept4,
+  // so a burst is drained at once instead of one per hub turn (which let
+  // the backlog overflow under connection churn: SYNs dropped, clients
+  // waiting out a 1 s retransmit). The ring only when none is queued, and
+  // after accept_burst in a row, so that the acceptor parks and the tasks
+  // it spawned get to run.
+  int r = -EAGAIN;
+  if (streak_ < accept_burst && !unusable(core_)) {
+    r = ::accept4(core_.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    if (r < 0) r = -errno;
+  }
+  if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR) {
+    streak_ = 0;
+    r = sock_op(core_, "accept", detail::deadline_in(timeout), POLLIN, [&](io_uring_sqe* q) {
+      len = sizeof ss;
+      io_uring_prep_accept(q, core_.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    });
+  } else {
+    ++streak_;
+  }
   if (r < 0) {
     ec = to_ec(r);
     return {};

@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <memory>
@@ -337,6 +339,47 @@ TEST_F(Socket, AcceptTimeout) {
   std::error_code ec;
   tcp_stream s = l.accept(ec, 10ms);
   EXPECT_EQ(ec, std::errc::timed_out);
+}
+
+// Connections already queued are taken without a ring request each (a
+// burst is not accepted at one per hub turn, which overflowed backlogs
+// under churn); after accept_burst in a row one goes through the ring, so
+// an accept loop parks and what it spawned runs.
+TEST_F(Socket, AcceptTakesQueuedConnectionsAtOnceThenParks) {
+  auto l = tcp_listener::bind(loopback4());
+  constexpr unsigned n = tcp_listener::accept_burst + 6;
+  std::vector<tcp_stream> clients, served;
+  for (unsigned i = 0; i < n; ++i) clients.push_back(tcp_stream::connect(l.local()));
+  // The server's half of a loopback handshake is normally queued before
+  // connect returns; make sure (a listener's tcpi_unacked is its queue).
+  for (int i = 0; i < 10'000; ++i) {
+    tcp_info ti{};
+    socklen_t len = sizeof ti;
+    ASSERT_EQ(::getsockopt(l.native_handle(), IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+    if (ti.tcpi_unacked >= n) break;
+    greenring::sleep(1ms);
+  }
+  const auto before = greenring::stats().io_submitted;
+  for (unsigned i = 0; i < tcp_listener::accept_burst; ++i) served.push_back(l.accept());
+  EXPECT_EQ(greenring::stats().io_submitted, before) << "a queued connection waited for the ring";
+  bool ran = false;
+  auto other = greenring::spawn([&] { ran = true; });
+  served.push_back(l.accept());  // the burst's end: through the ring, parking
+  EXPECT_GT(greenring::stats().io_submitted, before);
+  EXPECT_TRUE(ran) << "the accept after a burst did not let other tasks run";
+  while (served.size() < n) served.push_back(l.accept());
+  for (unsigned i = 0; i < n; ++i) {  // every accepted stream is one of ours
+    clients[i].write_all(greenring::const_buffer(&i, sizeof i));
+  }
+  std::vector<unsigned> got;
+  for (auto& s : served) {
+    unsigned v = 0;
+    s.read_exact(greenring::mutable_buffer(&v, sizeof v));
+    got.push_back(v);
+  }
+  std::sort(got.begin(), got.end());
+  for (unsigned i = 0; i < n; ++i) EXPECT_EQ(got[i], i);
+  other.join();
 }
 
 TEST_F(Socket, WriteTimeoutWhenPeerDoesNotRead) {
