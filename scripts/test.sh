@@ -19,7 +19,9 @@ run_suite() {  # build-dir, meson setup options...
   meson test -C "$dir" --num-processes 2 --print-errorlogs || status=1
 }
 
-run_suite build -Dbenchmarks=true
+# The soak (tests/soak) runs 60 s here, 30 s under each sanitizer.
+GREENRING_SOAK_SECONDS=60 run_suite build -Dbenchmarks=true
+GREENRING_SOAK_SECONDS=30 \
 ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suite build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dbenchmarks=false
@@ -32,7 +34,7 @@ fi
 
 # ThreadSanitizer, with a fiber per task (detail/switch.hpp). A report makes
 # the process exit non-zero; one in a child that _exit()s is caught here.
-TSAN_OPTIONS=second_deadlock_stack=1 \
+GREENRING_SOAK_SECONDS=30 TSAN_OPTIONS=second_deadlock_stack=1 \
   run_suite build-tsan -Db_sanitize=thread -Dbuildtype=debug -Dbenchmarks=false
 if grep -q "WARNING: ThreadSanitizer" build-tsan/meson-logs/testlog.txt; then
   echo "tsan: reports in build-tsan/meson-logs/testlog.txt"
