@@ -105,6 +105,62 @@ int sock_op(detail::socket_core& c, const char* what, clock::time_point deadline
   }
 }
 
+// The write side of `c`, held for one whole write call (see socket_core).
+// Taking it when free is a flag; waiting is out of line (a frame kept small).
+[[gnu::noinline]] int wait_write_turn(detail::socket_core& c, clock::time_point deadline);
+void pass_write_turn(detail::socket_core& c) noexcept {
+  if (detail::wait_node* w = c.writers.front()) {
+    w->granted = true;  // `writing` stays set: the turn goes straight to it
+    detail::wait_list::wake(*w);
+    return;
+  }
+  c.writing = false;
+}
+
+class write_turn {
+ public:
+  write_turn(detail::socket_core& c, clock::time_point deadline) : c_(c) {
+    if (!c.writing) {
+      c.writing = true;
+    } else {
+      err_ = wait_write_turn(c, deadline);
+    }
+  }
+  ~write_turn() {
+    if (err_ == 0) pass_write_turn(c_);
+  }
+  write_turn(const write_turn&) = delete;
+  write_turn& operator=(const write_turn&) = delete;
+  /// 0 when held; else -ETIMEDOUT, res_closed or res_broken.
+  int error() const noexcept { return err_; }
+
+ private:
+  detail::socket_core& c_;
+  int err_ = 0;
+};
+
+int wait_write_turn(detail::socket_core& c, clock::time_point deadline) {
+  if (int u = unusable(c)) return u;
+  detail::wait_node n;
+  // Counted like a request, so that close() waits until this waiter has
+  // left (it may be the owner's destructor about to free `c`).
+  ++c.counter.in_flight;
+  struct uncount {
+    detail::socket_core& c;
+    ~uncount() {
+      if (--c.counter.in_flight == 0 && c.counter.closer) detail::hub::get().schedule(*c.counter.closer);
+    }
+  } on_exit{c};
+  try {
+    c.writers.park(n, deadline, "send (after another task's write)");
+  } catch (...) {
+    if (n.granted) pass_write_turn(c);  // handed the turn, then killed
+    throw;
+  }
+  if (n.granted) return 0;
+  return -ETIMEDOUT;
+}
+
 int new_socket(int family, int type) {
   int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
   return fd < 0 ? -errno : fd;
@@ -424,6 +480,8 @@ std::size_t tcp_stream::send_file(int in, std::uint64_t offset, std::size_t coun
     return 0;
   }
   const auto dl = detail::deadline_in(timeout);
+  write_turn turn(core_, dl);
+  if (turn.error()) return bytes_or(turn.error(), ec);
   splice_pipe p;
   if (p.fd[0] < 0) {
     ec = {errno, std::system_category()};
@@ -480,12 +538,20 @@ std::size_t tcp_stream::send_file(int in, std::uint64_t offset, std::size_t coun
   return n;
 }
 
+namespace {
+// One send, the write turn already held.
+int send_some(detail::socket_core& c, const_buffer buf, clock::time_point deadline) {
+  return sock_op(c, "send", deadline, POLLOUT,
+                 [&](io_uring_sqe* q) { io_uring_prep_send(q, c.fd, buf.data, buf.size, MSG_NOSIGNAL); });
+}
+}  // namespace
+
 std::size_t tcp_stream::write_some(const_buffer buf, std::error_code& ec, duration timeout) {
   ec.clear();
-  int r = sock_op(core_, "send", detail::deadline_in(timeout), POLLOUT, [&](io_uring_sqe* q) {
-    io_uring_prep_send(q, core_.fd, buf.data, buf.size, MSG_NOSIGNAL);
-  });
-  return bytes_or(r, ec);
+  const auto dl = detail::deadline_in(timeout);
+  write_turn turn(core_, dl);
+  if (turn.error()) return bytes_or(turn.error(), ec);
+  return bytes_or(send_some(core_, buf, dl), ec);
 }
 
 std::size_t tcp_stream::write_some(const_buffer buf, duration timeout) {
@@ -500,8 +566,10 @@ std::size_t tcp_stream::write_all(const_buffer buf, std::error_code& ec, duratio
   auto* p = static_cast<const char*>(buf.data);
   std::size_t sent = 0;
   ec.clear();
+  write_turn turn(core_, dl);
+  if (turn.error()) return bytes_or(turn.error(), ec);
   do {
-    std::size_t n = write_some(const_buffer(p + sent, buf.size - sent), ec, detail::time_left(dl));
+    std::size_t n = bytes_or(send_some(core_, const_buffer(p + sent, buf.size - sent), dl), ec);
     if (ec) return sent;
     sent += n;
   } while (sent < buf.size);
@@ -523,6 +591,8 @@ std::size_t tcp_stream::write_all(std::span<const const_buffer> bufs, std::error
   std::size_t sent = 0;
   std::size_t i = 0, off = 0;  // position: buffer i, byte off
   ec.clear();
+  write_turn turn(core_, dl);
+  if (turn.error()) return bytes_or(turn.error(), ec);
   while (i < bufs.size()) {
     if (bufs[i].size == off) {
       ++i;

@@ -24,6 +24,9 @@
 // A socket belongs to the thread that made it. Several tasks may use one
 // socket (say one reads while another writes); close() from any of them
 // cancels what the others have in flight, waits for it, then closes.
+// Writes from several tasks go out one whole call after another, in the
+// order they were made (a write_all is never interleaved with another
+// task's bytes); reads are not serialised: each read gets what comes next.
 #pragma once
 
 #include <greenring/address.hpp>
@@ -70,6 +73,11 @@ struct socket_core {
   io_counter counter;
   bool broken = false;
   bool closing = false;
+  /// One write (write_some, write_all, send_file) at a time, as Go's
+  /// net.Conn: `writing` while one runs, the others wait in `writers`
+  /// (FIFO; counted in `counter`, so close() waits for them too).
+  bool writing = false;
+  wait_list writers;
 };
 }  // namespace detail
 

@@ -277,6 +277,98 @@ TEST_F(Socket, WriteAllOf64MiBToASlowReader) {
   EXPECT_TRUE(reader.get() == data);
 }
 
+// As Go's net.Conn: write_all calls from several tasks on one stream go
+// out whole, one after another in the order they were made, even when
+// each takes many sends (a slow reader, a full socket buffer).
+TEST_F(Socket, ConcurrentWriteAllsDoNotInterleave) {
+  auto l = tcp_listener::bind(loopback4());
+  constexpr int writers = 4;
+  const std::size_t each = 16u << 20;
+  auto reader = greenring::spawn([&] {
+    tcp_stream s = l.accept();
+    std::string got;
+    std::vector<char> buf(1 << 16);
+    std::size_t reads = 0;
+    while (std::size_t n = s.read_some(greenring::mutable_buffer(buf.data(), 1 + (reads++ % 64) * 512)))
+      got.append(buf.data(), n);
+    return got;
+  });
+  {
+    tcp_stream c = tcp_stream::connect(l.local());
+    std::vector<std::string> data;
+    for (int w = 0; w < writers; ++w) data.push_back(std::string(each, static_cast<char>('A' + w)));
+    std::vector<greenring::task<void>> ws;
+    for (int w = 0; w < writers; ++w) {
+      if (w % 2) {
+        ws.push_back(greenring::spawn([&, w] { c.write_all(data[w]); }));
+      } else {
+        ws.push_back(greenring::spawn([&, w] {
+          greenring::const_buffer halves[] = {greenring::const_buffer(data[w].data(), each / 2),
+                                              greenring::const_buffer(data[w].data() + each / 2, each - each / 2)};
+          c.write_all(halves);
+        }));
+      }
+    }
+    greenring::joinall(ws, greenring::forever, true);
+  }
+  const std::string got = reader.get();
+  ASSERT_EQ(got.size(), writers * each);
+  for (int w = 0; w < writers; ++w)  // in spawn order, each in one piece
+    EXPECT_EQ(got.find_first_not_of(static_cast<char>('A' + w), w * each), (w + 1 == writers) ? std::string::npos : (w + 1) * each)
+        << "writer " << w << "'s bytes were interleaved with another's";
+}
+
+// A writer waiting for its turn: its timeout, a kill, a kill after the
+// turn was handed to it (passed on to the next), and close() all end the
+// wait cleanly, with nothing of its bytes sent.
+TEST_F(Socket, WaitingWritersTimeOutAreKilledAndClosed) {
+  auto l = tcp_listener::bind(loopback4());
+  tcp_stream c = tcp_stream::connect(l.local());
+  tcp_stream s = l.accept();
+  const std::string big(64u << 20, 'a');  // far more than the socket buffers hold
+  greenring::event released;
+  greenring::task<void> b, cw;
+  std::error_code a_ec;
+  auto a = greenring::spawn([&] {
+    c.write_all(big, a_ec);
+    b.kill_async();  // b was handed the turn and has not run: c gets it
+  });
+  greenring::yield();  // a holds the turn, blocked on the full buffers
+  std::error_code ec;
+  EXPECT_EQ(c.write_all(std::string("t"), ec, 10ms), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  auto killed = greenring::spawn([&] { c.write_all(std::string("k")); });
+  b = greenring::spawn([&] { c.write_all(std::string("b")); });
+  cw = greenring::spawn([&] { c.write_all(std::string("c")); });
+  greenring::yield();
+  killed.kill();
+  // Now read everything: a finishes, b is killed holding the turn, c goes.
+  std::string got;
+  std::vector<char> buf(1 << 16);
+  while (got.size() < big.size() + 1) {
+    std::size_t n = s.read_some(greenring::mutable_buffer(buf.data(), buf.size()));
+    ASSERT_GT(n, 0u);
+    got.append(buf.data(), n);
+  }
+  a.join();
+  cw.join();
+  b.join();
+  EXPECT_FALSE(a_ec) << a_ec.message();
+  EXPECT_TRUE(b.killed());
+  EXPECT_TRUE(cw.successful());
+  EXPECT_EQ(got, big + "c");
+
+  // close() with a writer blocked and two waiting: all three end with
+  // `closed`, and close returns only after they have left.
+  std::vector<std::error_code> ecs(3);
+  std::vector<greenring::task<void>> ws;
+  for (int i = 0; i < 3; ++i) ws.push_back(greenring::spawn([&, i] { c.write_all(big, ecs[i]); }));
+  greenring::yield();
+  c.close();
+  greenring::joinall(ws);
+  for (auto& e : ecs) EXPECT_EQ(e, greenring::io_errc::closed) << e.message();
+}
+
 TEST_F(Socket, VectoredWriteSendsBuffersInOrder) {
   auto l = tcp_listener::bind(loopback4());
   std::vector<std::string> parts;

@@ -421,7 +421,9 @@ TEST_F(Sync, IwaitYieldsEachObjectOnceAsItBecomesReady) {
   std::vector<std::size_t> seen;
   for (std::size_t i : greenring::iwait({tasks[0], tasks[1], tasks[2], already})) {
     seen.push_back(i);
-    if (i < 3) EXPECT_EQ(tasks[i].get(), static_cast<int>(i)) << "a task yielded is done";
+    if (i < 3) {
+      EXPECT_EQ(tasks[i].get(), static_cast<int>(i)) << "a task yielded is done";
+    }
     if (i < 3 && k < 3) gates[order[k++]].set();  // the next one finishes only now
   }
   EXPECT_EQ(seen, (std::vector<std::size_t>{3, 2, 0, 1}));
