@@ -195,7 +195,7 @@ class pool : public group {
     };
     using T = std::invoke_result_t<decltype(call)&>;
     auto start = [this, cb = std::move(callback)](auto call) mutable {
-      auto t = spawn(std::move(call));
+      auto t = this->spawn(std::move(call));  // the pool's own spawn: counted and joined
       t.link([cb = std::move(cb)](const any_task& done) mutable {
         if (!done.successful()) return;
         greenring::spawn([cb = std::move(cb), done]() mutable {

@@ -610,6 +610,30 @@ TEST_F(Sync, PoolMapKeepsOrderAndApplyAsyncCallsBackOnTheHub) {
   EXPECT_EQ(seen, (std::vector<int>{0, 10, 20, 30, 40}));
 }
 
+// apply_async's jobs run as the pool's members: never more than its size
+// at once, the rest waiting for a slot, and join() waits for them all.
+TEST_F(Sync, PoolApplyAsyncKeepsThePoolLimit) {
+  greenring::pool p(2);
+  greenring::event go;
+  int running = 0, most = 0, done = 0;
+  for (int i = 0; i < 6; ++i)
+    p.apply_async([&] {
+      most = std::max(most, ++running);
+      go.wait();
+      --running;
+      return 1;
+    }, [&](int r) { done += r; });
+  greenring::yield();
+  EXPECT_EQ(running, 2);
+  EXPECT_EQ(p.size(), 2u);
+  EXPECT_EQ(p.free_count(), 0u);
+  go.set();
+  p.join();
+  EXPECT_EQ(most, 2);
+  for (int i = 0; i < 10 && done < 6; ++i) greenring::yield();  // callbacks are tasks
+  EXPECT_EQ(done, 6);
+}
+
 TEST_F(Sync, PoolMapFailureKillsTheRestAndRethrows) {
   greenring::pool p(2);
   int finished = 0;
