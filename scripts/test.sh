@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite three times: an optimised build, an
+# Builds and runs the whole test suite four times: an optimised build, an
 # AddressSanitizer + UndefinedBehaviorSanitizer build and a ThreadSanitizer
-# build (both fiber-annotated);
+# build (both fiber-annotated), and a Clang release build with LTO;
 # then the runtime suites on the Boost.Context switch, and under Valgrind
 # memcheck; then the HTTP
 # parsers' libFuzzer targets for FUZZ_SECONDS (default 60) each.
@@ -41,6 +41,11 @@ if grep -q "WARNING: ThreadSanitizer" build-tsan/meson-logs/testlog.txt; then
   status=1
 fi
 
+# A second compiler: the whole suite built by Clang, release with LTO.
+greenring_install_deps clang
+GREENRING_SOAK_SECONDS=20 CC=clang CXX=clang++ \
+  run_suite build-clang --buildtype=release -Db_lto=true -Dbenchmarks=false
+
 # The runtime suites once more on the portable stack switch (Boost.Context's
 # fcontext, what non-x86-64 machines use).
 [ -d build-boost ] || meson setup build-boost -Dcontext=boost -Dbenchmarks=false >/dev/null
@@ -69,7 +74,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60} ./scripts/fuzz.sh || status=1
 passed=0
 failed=0
 for log in build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt build-tsan/meson-logs/testlog.txt \
-    build-boost/meson-logs/testlog.txt \
+    build-clang/meson-logs/testlog.txt build-boost/meson-logs/testlog.txt \
     build/valgrind-logs/*.txt; do
   [ -f "$log" ] || continue
   p=$(grep -oE '^\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}' || true)
