@@ -153,6 +153,10 @@ int wait_write_turn(detail::socket_core& c, clock::time_point deadline) {
   } on_exit{c};
   try {
     c.writers.park(n, deadline, "send (after another task's write)");
+  } catch (timeout_error& e) {
+    if (n.granted) pass_write_turn(c);
+    name_timeout(e, "send", c);
+    throw;
   } catch (...) {
     if (n.granted) pass_write_turn(c);  // handed the turn, then killed
     throw;

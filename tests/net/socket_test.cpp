@@ -337,6 +337,13 @@ TEST_F(Socket, WaitingWritersTimeOutAreKilledAndClosed) {
   std::error_code ec;
   EXPECT_EQ(c.write_all(std::string("t"), ec, 10ms), 0u);
   EXPECT_EQ(ec, std::errc::timed_out);
+  try {  // a timeout scope names the wait like any send
+    greenring::timeout t(10ms);
+    c.write_all(std::string("t"));
+    ADD_FAILURE() << "wrote while another task held the write side";
+  } catch (const greenring::timeout_error& e) {
+    EXPECT_EQ(std::string(e.what()), "timeout: send " + l.local().to_string());
+  }
   auto killed = greenring::spawn([&] { c.write_all(std::string("k")); });
   b = greenring::spawn([&] { c.write_all(std::string("b")); });
   cw = greenring::spawn([&] { c.write_all(std::string("c")); });
