@@ -1,7 +1,8 @@
 // Soak (RELIABILITY.md section 6): for GREENRING_SOAK_SECONDS (default 10;
 // scripts/test.sh gives 60) one hub runs everything at once: HTTP fetches
-// against a hostile server (every response kind below, in random order and
-// sizes, over one shared keep-alive pool and over one-shot clients), tasks
+// against a hostile server, plain and over TLS (every response kind below,
+// in random order and sizes, over one shared keep-alive pool and over
+// one-shot clients), tasks
 // fetching that a killer task kills at random moments or that random
 // Timeout scopes cancel, bounded queues whose producers and consumers are
 // killed while waiting, thread-pool jobs whose waiters are killed, and echo
@@ -62,21 +63,25 @@ enum class kind {
   reset_mid_body,        // half the body, then an RST
   stall,                 // never answers
   drip,                  // one byte of head per millisecond, forever
+  close_unclean,         // close-delimited body, no close_notify under TLS
   count
 };
 constexpr std::size_t kinds = static_cast<std::size_t>(kind::count);
 constexpr std::array<const char*, kinds> kind_names = {
     "ok_length", "ok_chunked",         "ok_close",    "interim",        "redirect",    "keepalive_then_close",
     "redirect_loop", "truncated_length", "truncated_chunked", "bad_status", "conflicting_length", "huge_header",
-    "chunk_overflow", "no_response", "reset_mid_body", "stall", "drip"};
+    "chunk_overflow", "no_response", "reset_mid_body", "stall", "drip", "close_unclean"};
 
-bool succeeds(kind k) { return k <= kind::keepalive_then_close; }
+// Over TLS a body that ends with the connection but without close_notify
+// may have been cut by an attacker: truncated (RELIABILITY.md P3).
+bool succeeds(kind k, bool tls) { return k <= kind::keepalive_then_close || (k == kind::close_unclean && !tls); }
 bool times_out(kind k) { return k == kind::stall || k == kind::drip; }
 // The errors a failing kind may end with (reset_mid_body: the RST may
 // overtake the bytes before it, so the client may see no head at all).
 std::vector<http::errc> allowed_errors(kind k) {
   using e = http::errc;
   switch (k) {
+    case kind::close_unclean: return {e::truncated_body};
     case kind::redirect_loop: return {e::too_many_redirects};
     case kind::truncated_length:
     case kind::truncated_chunked: return {e::truncated_body};
@@ -110,7 +115,8 @@ struct failures {
 
 // ------------------------------------------------------------ the server
 
-void write_pieces(gr::tcp_stream& s, std::string_view out, std::mt19937& rng, std::error_code& ec) {
+template <class Stream>
+void write_pieces(Stream& s, std::string_view out, std::mt19937& rng, std::error_code& ec) {
   while (!out.empty() && !ec) {
     const std::size_t n = std::min<std::size_t>(out.size(), 1 + rng() % 6000);
     s.write_all(gr::const_buffer(out.data(), n), ec);
@@ -140,9 +146,15 @@ std::string chunked(const std::string& body, std::mt19937& rng) {
   return out;
 }
 
+int fd_of(gr::tcp_stream& s) { return s.native_handle(); }
+int fd_of(gr::tls::stream& s) { return s.lower().native_handle(); }
+void close_notify(gr::tcp_stream&) {}
+void close_notify(gr::tls::stream& s) { s.shutdown(); }
+
 // Serves one connection: requests for /k/<kind>/<n>, each answered as its
 // kind says; returns (closing it) when the kind ends the connection.
-void hostile(gr::tcp_stream& s, unsigned seed) {
+template <class Stream>
+void hostile(Stream& s, unsigned seed) {
   std::mt19937 rng(seed);
   std::string in;
   char buf[4096];
@@ -174,6 +186,10 @@ void hostile(gr::tcp_stream& s, unsigned seed) {
         write_pieces(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body, rng), rng, ec);
         break;
       case kind::ok_close:
+        write_pieces(s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body, rng, ec);
+        close_notify(s);
+        return;
+      case kind::close_unclean:
         write_pieces(s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body, rng, ec);
         return;
       case kind::interim:
@@ -216,7 +232,7 @@ void hostile(gr::tcp_stream& s, unsigned seed) {
         s.write_all("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n + 100) + "\r\n\r\n" + body.substr(0, n / 2),
                     ec);
         ::linger lg{1, 0};
-        ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        ::setsockopt(fd_of(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         return;
       }
       case kind::stall:  // until the client gives up and closes
@@ -248,6 +264,16 @@ struct soak {
   explicit soak(unsigned seed)
       : seed(seed),
         server(gr::address::parse("127.0.0.1:0"), [this](gr::tcp_stream& s) { hostile(s, this->seed + ++conns); }),
+        tls_server(gr::address::parse("127.0.0.1:0"),
+                   [this](gr::tcp_stream& s) {
+                     std::optional<gr::tls::stream> t;
+                     try {
+                       t.emplace(gr::tls::stream::accept(std::move(s), tls_ctx, 10s));
+                     } catch (const std::exception&) {
+                       return;  // a client that gave up during the handshake
+                     }
+                     hostile(*t, this->seed + ++conns);
+                   }),
         echo(gr::address::parse("127.0.0.1:0"), [](gr::tcp_stream& s) {
           char buf[8192];
           std::error_code ec;
@@ -259,26 +285,32 @@ struct soak {
           }
         }) {
     server.start();
+    tls_server.start();
     echo.start();
   }
-  std::string url(kind k, std::size_t n) const {
-    return "http://" + server.local().to_string() + "/k/" + kind_names[static_cast<std::size_t>(k)] + "/" +
-           std::to_string(n);
+  std::string url(kind k, std::size_t n, bool tls) const {
+    return (tls ? "https://" + tls_server.local().to_string() : "http://" + server.local().to_string()) + "/k/" +
+           kind_names[static_cast<std::size_t>(k)] + "/" + std::to_string(n);
   }
-  static http::options shared_options() {
+  http::options client_options() const {
     http::options o;
     o.max_redirects = 4;
+    o.ca_pem = {ca.cert_pem};
     return o;
   }
 
   unsigned seed;
   unsigned conns = 0;
+  gr::tls::certificate ca = gr::tls::make_certificate({"Soak CA", {}, {}, 0, 30, true, nullptr});
+  gr::tls::certificate leaf = gr::tls::make_certificate({"soak", {}, {"127.0.0.1"}, 0, 30, false, &ca});
+  gr::tls::context tls_ctx = gr::tls::context::server(leaf.cert_pem, leaf.key_pem);
   gr::stream_server server;
+  gr::stream_server tls_server;
   gr::stream_server echo;
-  http::client shared{shared_options()};
+  http::client shared{client_options()};
   failures fail;
   std::array<std::size_t, kinds> checked{};
-  std::size_t killed_fetches = 0, cancelled_fetches = 0, victim_fetches = 0;
+  std::size_t tls_fetches = 0, killed_fetches = 0, cancelled_fetches = 0, victim_fetches = 0;
   std::size_t queue_items = 0, pool_jobs = 0, echo_bytes = 0;
 };
 
@@ -294,10 +326,11 @@ std::size_t body_size(std::mt19937& rng) {
 // One fetch of kind `k` and its check: through the shared pool (stall and
 // drip then cancelled by a Timeout scope) or through a one-shot client
 // (stall and drip then stopped by its idle and total timeouts).
-void fetch_and_check(soak& st, kind k, std::size_t n, bool shared) {
-  const std::string u = st.url(k, n);
+void fetch_and_check(soak& st, kind k, std::size_t n, bool shared, bool tls) {
+  const std::string u = st.url(k, n, tls);
   const std::string what = std::string(kind_names[static_cast<std::size_t>(k)]) + " n=" + std::to_string(n) +
-                           (shared ? " (shared pool)" : " (one-shot)");
+                           (shared ? " (shared pool" : " (one-shot") + (tls ? ", TLS)" : ")");
+  st.tls_fetches += tls;
   try {
     http::response r;
     if (shared && times_out(k)) {
@@ -312,27 +345,27 @@ void fetch_and_check(soak& st, kind k, std::size_t n, bool shared) {
     } else if (shared) {
       r = st.shared.get(u);
     } else {
-      http::options o = soak::shared_options();
+      http::options o = st.client_options();
       if (times_out(k)) {
         o.idle_timeout = 30ms;
         o.total_timeout = 60ms;
       }
       r = http::get(u, o);
     }
-    if (!succeeds(k)) {
+    if (!succeeds(k, tls)) {
       st.fail.add(what + ": succeeded (status " + std::to_string(r.status) + ", " + std::to_string(r.body.size()) +
                   " bytes)");
     } else if (r.status != 200 || r.body != pattern(n)) {
       st.fail.add(what + ": status " + std::to_string(r.status) + ", " + std::to_string(r.body.size()) +
                   " bytes, body " + (r.body == pattern(n) ? "right" : "wrong"));
-    } else if (k == kind::redirect && r.url != st.url(kind::ok_length, n)) {
+    } else if (k == kind::redirect && r.url != st.url(kind::ok_length, n, tls)) {
       st.fail.add(what + ": ended at " + r.url);
     } else {
       ++st.checked[static_cast<std::size_t>(k)];
     }
   } catch (const http::error& e) {
     const auto ok = allowed_errors(k);
-    if (std::find(ok.begin(), ok.end(), e.code()) == ok.end())
+    if (succeeds(k, tls) || std::find(ok.begin(), ok.end(), e.code()) == ok.end())
       st.fail.add(what + ": " + http::to_string(e.code()) + ": " + e.what());
     else
       ++st.checked[static_cast<std::size_t>(k)];
@@ -348,11 +381,12 @@ void victim(soak& st, unsigned seed) {
   for (;;) {
     const kind k = rng() % 2 ? kind::ok_length : rng() % 2 ? kind::ok_chunked : kind::stall;
     const std::size_t n = body_size(rng);
+    const bool tls = rng() % 4 == 0;
     try {
       gr::timeout t(std::chrono::microseconds(rng() % 10000));
-      http::response r = st.shared.get(st.url(k, n));
+      http::response r = st.shared.get(st.url(k, n, tls));
       ++st.victim_fetches;
-      if (k == kind::stall || r.body != pattern(n)) st.fail.add("victim: a wrong answer for " + st.url(k, n));
+      if (k == kind::stall || r.body != pattern(n)) st.fail.add("victim: a wrong answer for " + st.url(k, n, tls));
     } catch (const gr::timeout_error&) {
       ++st.cancelled_fetches;
     } catch (const http::error& e) {
@@ -481,7 +515,7 @@ TEST_F(Soak, EverythingAtOnceLeavesNothingBehind) {
         for (std::size_t i = 0; i < kinds; ++i) order[i] = static_cast<kind>(i);
         do {
           std::shuffle(order.begin(), order.end(), rng);
-          for (kind k : order) fetch_and_check(st, k, body_size(rng), rng() % 3 != 0);
+          for (kind k : order) fetch_and_check(st, k, body_size(rng), rng() % 3 != 0, rng() % 4 == 0);
         } while (clk::now() < deadline);
       }));
 
@@ -521,19 +555,21 @@ TEST_F(Soak, EverythingAtOnceLeavesNothingBehind) {
     // The shared pool still works after all those kills and cancels: a
     // poisoned connection would show here as a wrong or failed answer.
     for (kind k : {kind::ok_length, kind::ok_chunked, kind::ok_close, kind::interim, kind::redirect})
-      for (int i = 0; i < 4; ++i) fetch_and_check(st, k, 1000 + i, true);
+      for (int i = 0; i < 4; ++i) fetch_and_check(st, k, 1000 + i, true, i % 2 == 1);
     EXPECT_LE(st.shared.open_connections(), static_cast<std::size_t>(workers + victims + 1));
 
     std::printf("soak: %zu failures; checked fetches per kind:", st.fail.count);
     for (std::size_t i = 0; i < kinds; ++i) std::printf(" %s %zu", kind_names[i], st.checked[i]);
-    std::printf("\nsoak: victims %zu done, %zu killed, %zu cancelled; %zu queue items, %zu pool jobs, %zu echo bytes\n",
-                st.victim_fetches, st.killed_fetches, st.cancelled_fetches, st.queue_items, st.pool_jobs,
+    std::printf("\nsoak: %zu of the checked fetches over TLS; victims %zu done, %zu killed, %zu cancelled; "
+                "%zu queue items, %zu pool jobs, %zu echo bytes\n",
+                st.tls_fetches, st.victim_fetches, st.killed_fetches, st.cancelled_fetches, st.queue_items, st.pool_jobs,
                 st.echo_bytes);
     EXPECT_EQ(st.fail.count, 0u);
     // Every kind was checked at least once per worker (a round is whole).
     for (std::size_t i = 0; i < kinds; ++i) EXPECT_GE(st.checked[i], static_cast<std::size_t>(workers)) << kind_names[i];
     pool.join();
     st.server.stop(1s);
+    st.tls_server.stop(1s);
     st.echo.stop(1s);
   }
 }
