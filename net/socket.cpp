@@ -105,29 +105,17 @@ int sock_op(detail::socket_core& c, const char* what, clock::time_point deadline
   }
 }
 
-// The write side of `c`, held for one whole write call (see socket_core).
-// Taking it when free is a flag; waiting is out of line (a frame kept small).
+// The write side of `c` (its `writer` semaphore), held for one whole write
+// call (see socket_core). Waiting is out of line (a frame kept small).
 [[gnu::noinline]] int wait_write_turn(detail::socket_core& c, clock::time_point deadline);
-void pass_write_turn(detail::socket_core& c) noexcept {
-  if (detail::wait_node* w = c.writers.front()) {
-    w->granted = true;  // `writing` stays set: the turn goes straight to it
-    detail::wait_list::wake(*w);
-    return;
-  }
-  c.writing = false;
-}
 
 class write_turn {
  public:
   write_turn(detail::socket_core& c, clock::time_point deadline) : c_(c) {
-    if (!c.writing) {
-      c.writing = true;
-    } else {
-      err_ = wait_write_turn(c, deadline);
-    }
+    if (!c.writer.try_acquire()) err_ = wait_write_turn(c, deadline);
   }
   ~write_turn() {
-    if (err_ == 0) pass_write_turn(c_);
+    if (err_ == 0) c_.writer.release();
   }
   write_turn(const write_turn&) = delete;
   write_turn& operator=(const write_turn&) = delete;
@@ -141,7 +129,6 @@ class write_turn {
 
 int wait_write_turn(detail::socket_core& c, clock::time_point deadline) {
   if (int u = unusable(c)) return u;
-  detail::wait_node n;
   // Counted like a request, so that close() waits until this waiter has
   // left (it may be the owner's destructor about to free `c`).
   ++c.counter.in_flight;
@@ -152,17 +139,12 @@ int wait_write_turn(detail::socket_core& c, clock::time_point deadline) {
     }
   } on_exit{c};
   try {
-    c.writers.park(n, deadline, "send (after another task's write)");
+    // FIFO; a waiter handed the turn and then killed passes it on.
+    return c.writer.acquire(detail::time_left(deadline)) ? 0 : -ETIMEDOUT;
   } catch (timeout_error& e) {
-    if (n.granted) pass_write_turn(c);
     name_timeout(e, "send", c);
     throw;
-  } catch (...) {
-    if (n.granted) pass_write_turn(c);  // handed the turn, then killed
-    throw;
   }
-  if (n.granted) return 0;
-  return -ETIMEDOUT;
 }
 
 int new_socket(int family, int type) {

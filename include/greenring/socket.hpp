@@ -33,6 +33,7 @@
 #include <greenring/buffer.hpp>
 #include <greenring/detail/duration.hpp>
 #include <greenring/detail/io_counter.hpp>
+#include <greenring/lock.hpp>
 #include <greenring/task.hpp>
 
 #include <chrono>
@@ -74,10 +75,9 @@ struct socket_core {
   bool broken = false;
   bool closing = false;
   /// One write (write_some, write_all, send_file) at a time, as Go's
-  /// net.Conn: `writing` while one runs, the others wait in `writers`
-  /// (FIFO; counted in `counter`, so close() waits for them too).
-  bool writing = false;
-  wait_list writers;
+  /// net.Conn: the others wait for this permit in FIFO order (counted in
+  /// `counter`, so close() waits for them too).
+  semaphore writer{1};
 };
 }  // namespace detail
 
