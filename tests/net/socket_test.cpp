@@ -256,19 +256,25 @@ TEST_F(Socket, WriteToResetPeerReturnsErrorWithoutSigpipe) {
   EXPECT_TRUE(ec == std::errc::broken_pipe || ec == std::errc::connection_reset) << ec.message();
 }
 
+// Everything until EOF, read in sizes that cycle through 1, 1 + step, ...,
+// 1 + (sizes - 1) * step bytes (a reader that takes odd amounts).
+std::string read_to_eof(tcp_stream& s, std::size_t sizes, std::size_t step) {
+  std::string got;
+  std::vector<char> buf(1 + (sizes - 1) * step);
+  for (std::size_t reads = 0;; ++reads) {
+    const std::size_t n = s.read_some(greenring::mutable_buffer(buf.data(), 1 + (reads % sizes) * step));
+    if (n == 0) return got;
+    got.append(buf.data(), n);
+  }
+}
+
 TEST_F(Socket, WriteAllOf64MiBToASlowReader) {
   auto l = tcp_listener::bind(loopback4());
   const std::size_t total = 64u << 20;
   std::string data = pattern(total, 9);
   auto reader = greenring::spawn([&] {
     tcp_stream s = l.accept();
-    std::string got;
-    got.reserve(total);
-    std::vector<char> buf(1 << 16);
-    std::size_t reads = 0;
-    while (std::size_t n = s.read_some(greenring::mutable_buffer(buf.data(), 1 + (reads++ % 4096) * 16)))
-      got.append(buf.data(), n);
-    return got;
+    return read_to_eof(s, 4096, 16);
   });
   {
     tcp_stream c = tcp_stream::connect(l.local());
@@ -286,12 +292,7 @@ TEST_F(Socket, ConcurrentWriteAllsDoNotInterleave) {
   const std::size_t each = 16u << 20;
   auto reader = greenring::spawn([&] {
     tcp_stream s = l.accept();
-    std::string got;
-    std::vector<char> buf(1 << 16);
-    std::size_t reads = 0;
-    while (std::size_t n = s.read_some(greenring::mutable_buffer(buf.data(), 1 + (reads++ % 64) * 512)))
-      got.append(buf.data(), n);
-    return got;
+    return read_to_eof(s, 64, 512);
   });
   {
     tcp_stream c = tcp_stream::connect(l.local());

@@ -410,39 +410,27 @@ void queue_round(soak& st, std::mt19937& rng) {
         put[id] = 1;
       }
     }));
-  for (int c = 0; c < consumers; ++c)
-    cs.push_back(gr::spawn([&] {
-      for (;;) {
-        std::optional<int> v;
-        try {
-          v = q.get(5ms);
-        } catch (const gr::queue_empty&) {
-          continue;
-        } catch (const gr::queue_closed&) {
-          return;
-        }
-        if (got[*v]++) st.fail.add("queue: item " + std::to_string(*v) + " delivered twice");
+  auto consume = [&] {
+    for (;;) {
+      std::optional<int> v;
+      try {
+        v = q.get(5ms);
+      } catch (const gr::queue_empty&) {
+        continue;
+      } catch (const gr::queue_closed&) {
+        return;
       }
-    }));
+      if (got[*v]++) st.fail.add("queue: item " + std::to_string(*v) + " delivered twice");
+    }
+  };
+  for (int c = 0; c < consumers; ++c) cs.push_back(gr::spawn(consume));
   for (int i = 0; i < 20; ++i) {
     gr::sleep(std::chrono::microseconds(rng() % 500));
     if (rng() % 3 == 0) ps[rng() % producers].kill();
     if (rng() % 3 == 0) {
       auto& c = cs[rng() % consumers];
       c.kill();
-      c = gr::spawn([&] {  // a fresh consumer for the one killed
-        for (;;) {
-          std::optional<int> v;
-          try {
-            v = q.get(5ms);
-          } catch (const gr::queue_empty&) {
-            continue;
-          } catch (const gr::queue_closed&) {
-            return;
-          }
-          if (got[*v]++) st.fail.add("queue: item " + std::to_string(*v) + " delivered twice");
-        }
-      });
+      c = gr::spawn(consume);  // a fresh consumer for the one killed
     }
   }
   gr::joinall(ps);
