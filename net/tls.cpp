@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 
 #include <chrono>
+#include <limits>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,29 @@ std::string openssl_errors() {
 
 [[noreturn]] void fail(const std::string& what) { throw error(what + ": " + openssl_errors()); }
 
+class category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "tls"; }
+  std::string message(int v) const override {
+    const char* r = ERR_reason_error_string(static_cast<unsigned long>(v));
+    return r ? r : "TLS protocol error " + std::to_string(v);
+  }
+  std::error_condition default_error_condition(int) const noexcept override {
+    return std::errc::protocol_error;
+  }
+};
+
+// Why the last SSL call failed, from the thread's OpenSSL error queue (its
+// earliest entry, the cause), which it empties. Without one, the generic
+// protocol_error.
+std::error_code protocol_failure() noexcept {
+  const unsigned long e = ERR_peek_error();
+  ERR_clear_error();
+  if (e == 0 || e > static_cast<unsigned long>(std::numeric_limits<int>::max()))
+    return std::make_error_code(std::errc::protocol_error);
+  return {static_cast<int>(e), category()};
+}
+
 struct bio_ptr {
   BIO* b;
   ~bio_ptr() { BIO_free(b); }
@@ -68,6 +92,11 @@ bool is_ip(std::string_view host) {
 }
 
 }  // namespace
+
+const std::error_category& category() noexcept {
+  static const category_impl c;
+  return c;
+}
 
 // ---------------------------------------------------------------- context
 
@@ -255,6 +284,15 @@ struct stream::impl {
     ec = std::make_error_code(std::errc::timed_out);
     return false;
   }
+  // After a failed SSL call that moved no bytes: why, and the alert OpenSSL
+  // queued for the peer (bad_record_mac, ...) goes out within a second
+  // (not past `dl`), so that the peer learns it too.
+  std::error_code fatal(clk::time_point dl) {
+    const std::error_code why = protocol_failure();
+    std::error_code ignored;
+    if (BIO_ctrl_pending(net) > 0) flush(ignored, std::min(dl, clk::now() + std::chrono::seconds(1)));
+    return why;
+  }
   // After an SSL call returned `r`: moves bytes as it asks. Returns true to
   // retry the call, false when done (ec set on failure).
   bool pump(int r, std::error_code& ec, clk::time_point dl) {
@@ -367,7 +405,7 @@ std::size_t stream::read_some(mutable_buffer buf, std::error_code& ec, duration 
       ec = make_error_code(io_errc::end_of_stream);
       return 0;
     }
-    ec = std::make_error_code(std::errc::protocol_error);
+    ec = p_->fatal(dl);
     return 0;
   }
 }
@@ -384,7 +422,7 @@ std::size_t stream::try_read_some(mutable_buffer buf, std::error_code& ec) {
     if (e == SSL_ERROR_ZERO_RETURN) return 0;
     if (e != SSL_ERROR_WANT_READ) {
       ec = p_->eof ? make_error_code(io_errc::end_of_stream)
-                   : (e == SSL_ERROR_WANT_WRITE ? would_block : std::make_error_code(std::errc::protocol_error));
+                   : (e == SSL_ERROR_WANT_WRITE ? would_block : protocol_failure());
       return 0;
     }
     if (p_->eof) {
@@ -422,7 +460,7 @@ std::size_t stream::write_all(const_buffer buf, std::error_code& ec, duration ti
       continue;
     }
     if (p_->pump(r, ec, dl)) continue;
-    if (!ec) ec = std::make_error_code(std::errc::protocol_error);
+    if (!ec) ec = p_->fatal(dl);
     return done;
   }
   return done;

@@ -48,7 +48,7 @@ enum class errc {
   too_many_redirects,  // more hops than options.max_redirects
   bad_redirect,        // Location missing, malformed, or to another scheme
   io,                  // a socket error after connecting
-  tls,                 // handshake or certificate verification failed
+  tls,                 // handshake or certificate verification failed, or a corrupt record or fatal alert later
 };
 const char* to_string(errc e) noexcept;
 

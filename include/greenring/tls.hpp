@@ -34,6 +34,13 @@ class error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The category of a TLS failure after the handshake (a corrupt or forged
+/// record, a fatal alert from the peer): the value is OpenSSL's packed
+/// error code, message() its reason ("decryption failed or bad record
+/// mac", "tlsv1 alert internal error"), and every such code compares equal
+/// to std::errc::protocol_error.
+const std::error_category& category() noexcept;
+
 struct client_options {
   bool verify = true;                 // false: no certificate or host check (--insecure)
   std::vector<std::string> ca_pem;    // extra trusted CAs, PEM text (each may hold several certificates)

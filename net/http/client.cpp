@@ -112,6 +112,8 @@ struct exchange_ctx {
       if (clk::now() >= deadline) throw error(errc::timeout, url, std::string("total timeout exceeded during ") + what);
       throw error(errc::timeout, url, std::string("no data for the idle timeout during ") + what);
     }
+    if (ec.category() == tls::category())  // a corrupt record or the peer's fatal alert
+      throw error(errc::tls, url, std::string(what) + ": TLS: " + ec.message());
     throw error(errc::io, url, std::string(what) + ": " + ec.message());
   }
 };

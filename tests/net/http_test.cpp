@@ -1064,6 +1064,68 @@ TEST_F(Http, TlsEofWithoutCloseNotifyTruncatesACloseDelimitedBody) {
   srv.get();
 }
 
+// A record that fails its integrity check, written under the TLS layer,
+// is an error that says so (OpenSSL's reason, in tls::category(), equal to
+// protocol_error), and the reader's alert tells the writer the same.
+TEST_F(Http, TlsCorruptRecordNamesTheReasonAndAlertsThePeer) {
+  tls_pair tp;
+  auto srv = greenring::spawn([&] {
+    auto t = tp.accept();
+    // An application-data record of 16 bytes no key produced.
+    t.lower().write_all(std::string_view("\x17\x03\x03\x00\x10" "AAAAAAAAAAAAAAAA", 21));
+    char buf[100];
+    std::error_code ec;
+    std::size_t n = t.read_some(buf, ec, 10s);
+    EXPECT_EQ(n, 0u);
+    return ec;
+  });
+  auto t = tp.connect();
+  char buf[100];
+  std::error_code ec;
+  EXPECT_EQ(t.read_some(buf, ec, 10s), 0u);
+  EXPECT_EQ(ec.category(), greenring::tls::category()) << ec.message();
+  EXPECT_TRUE(ec == std::errc::protocol_error);
+  EXPECT_NE(ec.message().find("bad record mac"), std::string::npos) << ec.message();
+  const std::error_code peer = srv.get();
+  EXPECT_EQ(peer.category(), greenring::tls::category()) << peer.message();
+  EXPECT_NE(peer.message().find("alert bad record mac"), std::string::npos) << peer.message();
+  // The session is dead: a write fails too, naming the operation and peer.
+  try {
+    t.write_all(std::string_view("more"));
+    ADD_FAILURE() << "a write after a fatal error succeeded";
+  } catch (const std::system_error& e) {
+    EXPECT_TRUE(e.code() == std::errc::protocol_error) << e.what();
+    EXPECT_NE(std::string(e.what()).find("TLS send to 127.0.0.1:"), std::string::npos) << e.what();
+  }
+}
+
+// The HTTP client reports such a record as errc::tls with the reason.
+TEST_F(Http, TlsCorruptRecordInAResponseIsATlsErrorWithTheReason) {
+  pki p;
+  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
+  auto ctx = greenring::tls::context::server(cert.cert_pem, cert.key_pem);
+  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
+  auto srv = greenring::spawn([&] {
+    auto t = greenring::tls::stream::accept(l.accept(), ctx, 5s);
+    char buf[4096];
+    std::error_code ec;
+    t.read_some(buf, ec, 5s);
+    t.write_all(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome"));
+    t.lower().write_all(std::string_view("\x17\x03\x03\x00\x10" "AAAAAAAAAAAAAAAA", 21));
+    t.read_some(buf, ec, 5s);  // the client's alert, or its close
+  });
+  http::options o;
+  o.ca_pem = {p.ca.cert_pem};
+  try {
+    http::get("https://127.0.0.1:" + std::to_string(l.local().port()) + "/", o);
+    FAIL();
+  } catch (const http::error& e) {
+    EXPECT_EQ(e.code(), http::errc::tls) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad record mac"), std::string::npos) << e.what();
+  }
+  srv.get();
+}
+
 TEST_F(Http, ServerAnswersBadRequestsAndHonoursConnectionClose) {
   http::server srv(greenring::address::parse("127.0.0.1:0"), [](const http::request&) { return http::reply{200, {}, "x"}; });
   srv.start();
