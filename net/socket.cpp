@@ -131,13 +131,7 @@ int wait_write_turn(detail::socket_core& c, clock::time_point deadline) {
   if (int u = unusable(c)) return u;
   // Counted like a request, so that close() waits until this waiter has
   // left (it may be the owner's destructor about to free `c`).
-  ++c.counter.in_flight;
-  struct uncount {
-    detail::socket_core& c;
-    ~uncount() {
-      if (--c.counter.in_flight == 0 && c.counter.closer) detail::hub::get().schedule(*c.counter.closer);
-    }
-  } on_exit{c};
+  const detail::io_counter_use counted(&c.counter);
   try {
     // FIFO; a waiter handed the turn and then killed passes it on.
     return c.writer.acquire(detail::time_left(deadline)) ? 0 : -ETIMEDOUT;

@@ -27,6 +27,8 @@ io_uring_sqe* io_op::sqe(clock::time_point deadline) {
   return sqe_;
 }
 
+void wake_closer(io_counter& c) noexcept { hub::get().schedule(*c.closer); }
+
 void io_op::on_deadline(timer_node* t) noexcept {
   auto* op = static_cast<io_op*>(t->ctx);
   if (op->done_) return;
@@ -58,14 +60,7 @@ int io_op::wait(const char* what) {
   owner_ = &h_.current();
   io_uring_sqe_set_data(sqe_, static_cast<completion*>(this));
   r.add_in_flight(*this);
-  if (counter_) ++counter_->in_flight;
-  struct uncount {
-    io_counter* c;
-    hub& h;
-    ~uncount() {
-      if (c && --c->in_flight == 0 && c->closer) h.schedule(*c->closer);
-    }
-  } uncount_on_exit{counter_, h_};
+  const io_counter_use counted(counter_);
   struct disarm {
     hub& h;
     timer_node& t;

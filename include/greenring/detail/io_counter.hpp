@@ -20,6 +20,27 @@ struct io_counter {
   wait_list close_waiters;     // other closers, woken when it is done
 };
 
+/// Wakes `c`'s closer (the count has just dropped to zero).
+void wake_closer(io_counter& c) noexcept;
+
+/// One user of a descriptor for a scope (a request in flight, a task
+/// waiting for the write turn): close_fd waits until every one has left,
+/// so that the object holding the counter outlives them. Null: no count.
+class io_counter_use {
+ public:
+  explicit io_counter_use(io_counter* c) noexcept : c_(c) {
+    if (c_) ++c_->in_flight;
+  }
+  ~io_counter_use() {
+    if (c_ && --c_->in_flight == 0 && c_->closer) wake_closer(*c_);
+  }
+  io_counter_use(const io_counter_use&) = delete;
+  io_counter_use& operator=(const io_counter_use&) = delete;
+
+ private:
+  io_counter* c_;
+};
+
 /// Cancels every request on `fd`, waits (deaf to kills) until `c` counts
 /// none, closes fd and sets it to -1. A second caller while that runs waits
 /// until it is done, so the object holding `fd` and `c` outlives the first
