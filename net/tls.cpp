@@ -30,8 +30,8 @@
 #include <arpa/inet.h>
 
 #include <chrono>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -68,11 +68,12 @@ class category_impl final : public std::error_category {
 };
 
 // Why the last SSL call failed, from the thread's OpenSSL error queue (its
-// earliest entry, the cause), which it empties. Without one, the generic
-// protocol_error.
+// earliest entry, the cause), which it empties: a TLS reason, or an errno
+// OpenSSL recorded; without one, the generic protocol_error.
 std::error_code protocol_failure() noexcept {
   const unsigned long e = ERR_peek_error();
   ERR_clear_error();
+  if (ERR_SYSTEM_ERROR(e)) return {static_cast<int>(ERR_GET_REASON(e)), std::system_category()};  // an errno
   if (e == 0 || e > static_cast<unsigned long>(std::numeric_limits<int>::max()))
     return std::make_error_code(std::errc::protocol_error);
   return {static_cast<int>(e), category()};
