@@ -53,7 +53,14 @@ std::string openssl_errors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-[[noreturn]] void fail(const std::string& what) { throw error(what + ": " + openssl_errors()); }
+std::error_code code_of(unsigned long e) noexcept;
+
+// Throws with what OpenSSL's queue says (emptying it), its first entry as
+// the code.
+[[noreturn]] void fail(const std::string& what) {
+  const std::error_code ec = code_of(ERR_peek_error());
+  throw error(what + ": " + openssl_errors(), ec);
+}
 
 class category_impl final : public std::error_category {
  public:
@@ -73,6 +80,11 @@ class category_impl final : public std::error_category {
 std::error_code protocol_failure() noexcept {
   const unsigned long e = ERR_peek_error();
   ERR_clear_error();
+  return code_of(e);
+}
+
+// An OpenSSL packed error as an error code (see protocol_failure).
+std::error_code code_of(unsigned long e) noexcept {
   if (ERR_SYSTEM_ERROR(e)) return {static_cast<int>(ERR_GET_REASON(e)), std::system_category()};  // an errno
   if (e == 0 || e > static_cast<unsigned long>(std::numeric_limits<int>::max()))
     return std::make_error_code(std::errc::protocol_error);
@@ -355,7 +367,8 @@ void handshake(stream::impl& p, duration timeout, const std::string& who) {
     }
     long v = SSL_get_verify_result(p.ssl);
     if (!SSL_is_server(p.ssl) && v != X509_V_OK)
-      throw error("TLS handshake " + who + ": certificate verify failed: " + X509_verify_cert_error_string(v));
+      throw error("TLS handshake " + who + ": certificate verify failed: " + X509_verify_cert_error_string(v),
+                  code_of(ERR_peek_error()));
     if (ec) throw std::system_error(ec, "TLS handshake " + who);
     fail("TLS handshake " + who);
   }

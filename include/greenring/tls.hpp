@@ -31,7 +31,14 @@ namespace greenring::tls {
 /// A handshake, verification or protocol failure.
 class error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit error(const std::string& what, std::error_code code = std::make_error_code(std::errc::protocol_error))
+      : std::runtime_error(what), code_(code) {}
+  /// OpenSSL's first error in tls::category() ("certificate verify failed",
+  /// "wrong version number"), an errno it recorded, or protocol_error.
+  std::error_code code() const noexcept { return code_; }
+
+ private:
+  std::error_code code_;
 };
 
 /// The category of a TLS failure after the handshake (a corrupt or forged
