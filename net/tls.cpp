@@ -53,15 +53,6 @@ std::string openssl_errors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-std::error_code code_of(unsigned long e) noexcept;
-
-// Throws with what OpenSSL's queue says (emptying it), its first entry as
-// the code.
-[[noreturn]] void fail(const std::string& what) {
-  const std::error_code ec = code_of(ERR_peek_error());
-  throw error(what + ": " + openssl_errors(), ec);
-}
-
 class category_impl final : public std::error_category {
  public:
   const char* name() const noexcept override { return "tls"; }
@@ -74,6 +65,14 @@ class category_impl final : public std::error_category {
   }
 };
 
+// An OpenSSL packed error as an error code (see protocol_failure below).
+std::error_code code_of(unsigned long e) noexcept {
+  if (ERR_SYSTEM_ERROR(e)) return {static_cast<int>(ERR_GET_REASON(e)), std::system_category()};  // an errno
+  if (e == 0 || e > static_cast<unsigned long>(std::numeric_limits<int>::max()))
+    return std::make_error_code(std::errc::protocol_error);
+  return {static_cast<int>(e), category()};
+}
+
 // Why the last SSL call failed, from the thread's OpenSSL error queue (its
 // earliest entry, the cause), which it empties: a TLS reason, or an errno
 // OpenSSL recorded; without one, the generic protocol_error.
@@ -83,20 +82,17 @@ std::error_code protocol_failure() noexcept {
   return code_of(e);
 }
 
-// An OpenSSL packed error as an error code (see protocol_failure).
-std::error_code code_of(unsigned long e) noexcept {
-  if (ERR_SYSTEM_ERROR(e)) return {static_cast<int>(ERR_GET_REASON(e)), std::system_category()};  // an errno
-  if (e == 0 || e > static_cast<unsigned long>(std::numeric_limits<int>::max()))
-    return std::make_error_code(std::errc::protocol_error);
-  return {static_cast<int>(e), category()};
+// Throws with what OpenSSL's queue says (emptying it), its first entry as
+// the code.
+[[noreturn]] void fail(const std::string& what) {
+  const std::error_code ec = code_of(ERR_peek_error());
+  throw error(what + ": " + openssl_errors(), ec);
 }
 
 struct bio_ptr {
   BIO* b;
   ~bio_ptr() { BIO_free(b); }
 };
-
-
 
 bool is_ip(std::string_view host) {
   std::string h(host);
@@ -297,13 +293,18 @@ struct stream::impl {
     ec = std::make_error_code(std::errc::timed_out);
     return false;
   }
-  // After a failed SSL call that moved no bytes: why, and the alert OpenSSL
-  // queued for the peer (bad_record_mac, ...) goes out within a second
-  // (not past `dl`), so that the peer learns it too.
+  // After a failed SSL call: the alert OpenSSL queued for the peer
+  // (bad_record_mac, unknown_ca, ...) goes out within a second (not past
+  // `dl`), so that the peer learns why too. Best effort: we are giving up.
+  void send_alert(clk::time_point dl) {
+    if (BIO_ctrl_pending(net) == 0) return;
+    std::error_code ignored;
+    flush(ignored, std::min(dl, clk::now() + std::chrono::seconds(1)));
+  }
+  // After a failed SSL call that moved no bytes: why, with the alert sent.
   std::error_code fatal(clk::time_point dl) {
     const std::error_code why = protocol_failure();
-    std::error_code ignored;
-    if (BIO_ctrl_pending(net) > 0) flush(ignored, std::min(dl, clk::now() + std::chrono::seconds(1)));
+    send_alert(dl);
     return why;
   }
   // After an SSL call returned `r`: moves bytes as it asks. Returns true to
@@ -359,12 +360,7 @@ void handshake(stream::impl& p, duration timeout, const std::string& who) {
     if (r == 1) break;
     if (p.pump(r, ec, dl)) continue;
     if (ec == std::errc::timed_out) throw std::system_error(ec, "TLS handshake " + who);
-    if (!ec) {
-      // The alert OpenSSL queued (protocol_version, unknown_ca, ...) goes
-      // out before we give up, so the peer learns why, within a second.
-      std::error_code ignored;
-      p.flush(ignored, std::min(dl, clk::now() + std::chrono::seconds(1)));
-    }
+    if (!ec) p.send_alert(dl);  // protocol_version, unknown_ca, ...
     long v = SSL_get_verify_result(p.ssl);
     if (!SSL_is_server(p.ssl) && v != X509_V_OK)
       throw error("TLS handshake " + who + ": certificate verify failed: " + X509_verify_cert_error_string(v),
