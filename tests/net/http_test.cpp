@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -799,6 +800,35 @@ struct tls_pair {
   greenring::tls::stream accept() { return greenring::tls::stream::accept(l.accept(), sctx, 5s); }
 };
 
+// An application-data record of 16 bytes that no key produced: written
+// under the TLS layer, it fails the reader's integrity check.
+constexpr std::string_view forged_record("\x17\x03\x03\x00\x10" "AAAAAAAAAAAAAAAA", 21);
+
+// How an https GET ends against a one-shot server (trusted through the
+// test CA) that reads the request and then lets `respond` write what the
+// test wants; errc{} when it succeeded, the message in `what`.
+http::errc https_fetch_error(const std::function<void(greenring::tls::stream&)>& respond, std::string* what = nullptr) {
+  tls_pair tp;
+  auto srv = greenring::spawn([&] {
+    auto t = tp.accept();
+    char buf[4096];
+    std::error_code ec;
+    t.read_some(buf, ec, 5s);
+    respond(t);
+  });
+  http::options o;
+  o.ca_pem = {tp.p.ca.cert_pem};
+  http::errc code{};
+  try {
+    http::get("https://127.0.0.1:" + std::to_string(tp.l.local().port()) + "/", o);
+  } catch (const http::error& e) {
+    if (what) *what = e.what();
+    code = e.code();
+  }
+  srv.get();
+  return code;
+}
+
 // Reads until EOF (or close_notify) within 10 s; the bytes read.
 std::string read_to_end(greenring::tls::stream& t) {
   std::string got;
@@ -1048,27 +1078,15 @@ TEST_F(Http, TlsIdleConnectionIsReusedUnlessUnsolicitedDataArrived) {
 }
 
 TEST_F(Http, TlsEofWithoutCloseNotifyTruncatesACloseDelimitedBody) {
-  pki p;
-  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
-  auto ctx = greenring::tls::context::server(cert.cert_pem, cert.key_pem);
-  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
-  auto srv = greenring::spawn([&] {
-    auto t = greenring::tls::stream::accept(l.accept(), ctx, 5s);
-    char buf[4096];
-    std::error_code ec;
-    t.read_some(buf, ec, 5s);
-    t.write_all(std::string_view("HTTP/1.1 200 OK\r\n\r\npartial body"));
-    t.lower().close();  // no close_notify
-  });
-  http::options o;
-  o.ca_pem = {p.ca.cert_pem};
-  try {
-    http::get("https://127.0.0.1:" + std::to_string(l.local().port()) + "/", o);
-    FAIL();
-  } catch (const http::error& e) {
-    EXPECT_EQ(e.code(), http::errc::truncated_body) << e.what();
-  }
-  srv.get();
+  std::string what;
+  EXPECT_EQ(https_fetch_error(
+                [](greenring::tls::stream& t) {
+                  t.write_all(std::string_view("HTTP/1.1 200 OK\r\n\r\npartial body"));
+                  t.lower().close();  // no close_notify
+                },
+                &what),
+            http::errc::truncated_body)
+      << what;
 }
 
 // A record that fails its integrity check, written under the TLS layer,
@@ -1078,8 +1096,7 @@ TEST_F(Http, TlsCorruptRecordNamesTheReasonAndAlertsThePeer) {
   tls_pair tp;
   auto srv = greenring::spawn([&] {
     auto t = tp.accept();
-    // An application-data record of 16 bytes no key produced.
-    t.lower().write_all(std::string_view("\x17\x03\x03\x00\x10" "AAAAAAAAAAAAAAAA", 21));
+    t.lower().write_all(forged_record);
     char buf[100];
     std::error_code ec;
     std::size_t n = t.read_some(buf, ec, 10s);
@@ -1108,29 +1125,19 @@ TEST_F(Http, TlsCorruptRecordNamesTheReasonAndAlertsThePeer) {
 
 // The HTTP client reports such a record as errc::tls with the reason.
 TEST_F(Http, TlsCorruptRecordInAResponseIsATlsErrorWithTheReason) {
-  pki p;
-  auto cert = p.leaf({"localhost"}, {"127.0.0.1"});
-  auto ctx = greenring::tls::context::server(cert.cert_pem, cert.key_pem);
-  auto l = greenring::tcp_listener::bind(greenring::address::parse("127.0.0.1:0"));
-  auto srv = greenring::spawn([&] {
-    auto t = greenring::tls::stream::accept(l.accept(), ctx, 5s);
-    char buf[4096];
-    std::error_code ec;
-    t.read_some(buf, ec, 5s);
-    t.write_all(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome"));
-    t.lower().write_all(std::string_view("\x17\x03\x03\x00\x10" "AAAAAAAAAAAAAAAA", 21));
-    t.read_some(buf, ec, 5s);  // the client's alert, or its close
-  });
-  http::options o;
-  o.ca_pem = {p.ca.cert_pem};
-  try {
-    http::get("https://127.0.0.1:" + std::to_string(l.local().port()) + "/", o);
-    FAIL();
-  } catch (const http::error& e) {
-    EXPECT_EQ(e.code(), http::errc::tls) << e.what();
-    EXPECT_NE(std::string(e.what()).find("bad record mac"), std::string::npos) << e.what();
-  }
-  srv.get();
+  std::string what;
+  EXPECT_EQ(https_fetch_error(
+                [](greenring::tls::stream& t) {
+                  t.write_all(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome"));
+                  t.lower().write_all(forged_record);
+                  char buf[100];
+                  std::error_code ec;
+                  t.read_some(buf, ec, 5s);  // the client's alert, or its close
+                },
+                &what),
+            http::errc::tls)
+      << what;
+  EXPECT_NE(what.find("bad record mac"), std::string::npos) << what;
 }
 
 TEST_F(Http, ServerAnswersBadRequestsAndHonoursConnectionClose) {
