@@ -42,13 +42,20 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 
+// What OpenSSL's error queue says, emptying it: each entry's reason
+// ("wrong version number"), or its whole packed string when OpenSSL has no
+// text for the reason. The codes stay in tls::error::code().
 std::string openssl_errors() {
   std::string out;
   while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
     if (!out.empty()) out += "; ";
-    out += buf;
+    if (const char* r = ERR_reason_error_string(e)) {
+      out += r;
+    } else {
+      char buf[256];
+      ERR_error_string_n(e, buf, sizeof buf);
+      out += buf;
+    }
   }
   return out.empty() ? "unknown OpenSSL error" : out;
 }
