@@ -89,12 +89,15 @@ std::error_code protocol_failure() noexcept {
   return code_of(e);
 }
 
-// Throws with what OpenSSL's queue says (emptying it), its first entry as
-// the code.
-[[noreturn]] void fail(const std::string& what) {
+// An error with what OpenSSL's queue says (emptying it), its first entry as
+// the code. The queue is the thread's, shared by every task on it: read it
+// before anything can park.
+error failure(const std::string& what) {
   const std::error_code ec = code_of(ERR_peek_error());
-  throw error(what + ": " + openssl_errors(), ec);
+  return error(what + ": " + openssl_errors(), ec);
 }
+
+[[noreturn]] void fail(const std::string& what) { throw failure(what); }
 
 struct bio_ptr {
   BIO* b;
@@ -367,13 +370,16 @@ void handshake(stream::impl& p, duration timeout, const std::string& who) {
     if (r == 1) break;
     if (p.pump(r, ec, dl)) continue;
     if (ec == std::errc::timed_out) throw std::system_error(ec, "TLS handshake " + who);
+    // Why, before sending the alert parks us and other tasks' SSL calls
+    // reset the thread's error queue.
+    error why = failure("TLS handshake " + who);
     if (!ec) p.send_alert(dl);  // protocol_version, unknown_ca, ...
     long v = SSL_get_verify_result(p.ssl);
     if (!SSL_is_server(p.ssl) && v != X509_V_OK)
       throw error("TLS handshake " + who + ": certificate verify failed: " + X509_verify_cert_error_string(v),
-                  code_of(ERR_peek_error()));
+                  why.code());
     if (ec) throw std::system_error(ec, "TLS handshake " + who);
-    fail("TLS handshake " + who);
+    throw why;
   }
   p.flush(ec, dl);  // TLS 1.3: our Finished may still be queued
   if (ec) throw std::system_error(ec, "TLS handshake " + who);

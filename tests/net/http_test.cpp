@@ -729,7 +729,13 @@ TEST_F(Http, HttpsRefusesBadCertificatesWithTheReason) {
     const char* reason;
   };
   auto self = greenring::tls::make_certificate({"self", {"localhost"}, {"127.0.0.1"}, 0, 30, false, nullptr});
+  // A certificate over the client's 100 KiB limit on the server's chain.
+  std::vector<std::string> many{"localhost"};
+  for (int i = 0; i < 3000; ++i) many.push_back("h" + std::to_string(i) + ".a-name-long-enough-to-grow-the-certificate.test");
+  auto huge = p.leaf(many, {"127.0.0.1"});
+  ASSERT_GT(huge.cert_pem.size(), std::size_t{100} << 10);
   std::vector<bad_case> cases = {
+      {huge, "excessive message size"},
       {self, "self-signed certificate"},
       {p.leaf({"localhost"}, {"127.0.0.1"}, -10, 5), "certificate has expired"},
       {p.leaf({"other.example"}, {}), "hostname mismatch"},
