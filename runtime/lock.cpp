@@ -97,4 +97,76 @@ void rlock::reacquire(std::size_t depth) {
   depth_ = depth;
 }
 
+// ---- rwlock ----
+// Grants are handed over like the semaphore's permits: grant() counts the
+// lock as taken by the head of the line and marks it `granted` before it
+// runs, so nobody can slip in between. A waiter leaving without the lock
+// (timeout, kill) may have been what held the line up: a writer at the
+// head keeps the readers behind it waiting. It calls grant() on its way out.
+
+bool rwlock::acquire(duration timeout) {
+  if (try_lock()) return true;
+  return wait(false, timeout);
+}
+
+bool rwlock::acquire_shared(duration timeout) {
+  if (try_lock_shared()) return true;
+  return wait(true, timeout);
+}
+
+bool rwlock::try_lock() noexcept {
+  if (writer_ || readers_ > 0 || !waiters_.empty()) return false;
+  writer_ = true;
+  return true;
+}
+
+bool rwlock::try_lock_shared() noexcept {
+  if (writer_ || !waiters_.empty()) return false;
+  ++readers_;
+  return true;
+}
+
+bool rwlock::wait(bool shared, duration timeout) {
+  detail::wait_node n;
+  n.data = shared ? static_cast<void*>(this) : nullptr;
+  try {
+    waiters_.park(n, detail::deadline_in(timeout), shared ? "rwlock.lock_shared" : "rwlock.lock");
+  } catch (...) {
+    if (!n.granted)
+      grant();
+    else if (shared)
+      unlock_shared();  // handed the lock, killed before using it
+    else
+      unlock();
+    throw;
+  }
+  if (!n.granted) grant();
+  return n.granted;
+}
+
+void rwlock::grant() noexcept {
+  while (detail::wait_node* w = waiters_.front()) {
+    const bool shared = w->data != nullptr;
+    if (writer_ || (!shared && readers_ > 0)) return;
+    if (shared)
+      ++readers_;
+    else
+      writer_ = true;
+    w->granted = true;
+    detail::wait_list::wake(*w);
+    if (!shared) return;
+  }
+}
+
+void rwlock::unlock() {
+  if (!writer_) throw std::logic_error("greenring::rwlock: unlock() while not locked by a writer");
+  writer_ = false;
+  grant();
+}
+
+void rwlock::unlock_shared() {
+  if (readers_ == 0) throw std::logic_error("greenring::rwlock: unlock_shared() while no reader holds it");
+  if (--readers_ == 0) grant();
+}
+
 }  // namespace greenring

@@ -19,6 +19,7 @@
 #include <greenring/resolver.hpp>
 #include <greenring/signal.hpp>
 #include <greenring/socket.hpp>
+#include <greenring/sync.hpp>
 #include <greenring/task.hpp>
 #include <greenring/threadpool.hpp>
 #include <greenring/timeout.hpp>

@@ -135,6 +135,67 @@ class rlock {
   std::size_t depth_ = 0;
 };
 
+/// A readers-writer lock (Go's sync.RWMutex, std::shared_mutex): any number
+/// of readers at once, or one writer. Works with std::shared_lock for the
+/// readers and std::unique_lock / std::lock_guard for the writer, including
+/// their timed forms (try_lock_for).
+///
+/// One FIFO line for both kinds: a reader arriving while anybody waits
+/// queues behind them, so a steady stream of readers cannot starve a
+/// writer; when the lock frees up, the head of the line gets it, and if
+/// that is a reader, so does every reader queued right behind it. Like
+/// `mutex`, it has no owner: unlocking a lock that is not held that way
+/// is an error (std::logic_error).
+class rwlock {
+ public:
+  rwlock() = default;
+  rwlock(const rwlock&) = delete;
+  rwlock& operator=(const rwlock&) = delete;
+
+  /// Takes it exclusively, waiting up to `timeout`; false on timeout.
+  bool acquire(duration timeout = forever);
+  /// Takes it shared, waiting up to `timeout`; false on timeout.
+  bool acquire_shared(duration timeout = forever);
+  bool try_lock() noexcept;
+  bool try_lock_shared() noexcept;
+  void unlock();
+  void unlock_shared();
+  /// Held by a writer / by how many readers / tasks in line.
+  bool locked() const noexcept { return writer_; }
+  std::size_t readers() const noexcept { return readers_; }
+  std::size_t waiting() const noexcept { return waiters_.size(); }
+
+  // Lockable and SharedLockable, timed.
+  void lock() { acquire(); }
+  void lock_shared() { acquire_shared(); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return acquire(detail::to_duration(d));
+  }
+  template <class Rep, class Period>
+  bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& d) {
+    return acquire_shared(detail::to_duration(d));
+  }
+  template <class Clock, class Dur>
+  bool try_lock_until(const std::chrono::time_point<Clock, Dur>& t) {
+    return try_lock_for(t - Clock::now());
+  }
+  template <class Clock, class Dur>
+  bool try_lock_shared_until(const std::chrono::time_point<Clock, Dur>& t) {
+    return try_lock_shared_for(t - Clock::now());
+  }
+
+ private:
+  bool wait(bool shared, duration timeout);
+  void grant() noexcept;  // hands the lock to the head of the line, as far as it goes
+  detail::wait_list waiters_;  // node.data: nullptr for a writer, else a reader
+  std::size_t readers_ = 0;
+  bool writer_ = false;
+};
+
+/// The standard library's name.
+using shared_mutex = rwlock;
+
 /// A condition variable over a greenring lock or rlock (Python's
 /// threading.Condition): wait() releases the lock, parks, and takes the
 /// lock back before returning, whichever way it returns.

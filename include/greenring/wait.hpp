@@ -6,13 +6,14 @@
 //
 // Anything below converts to a `waitable`: an event, an async_result, a
 // task handle, a queue or a channel (ready = get() would not wait: an item
-// is there, or it is closed).
+// is there, or it is closed), a wait_group (ready at zero).
 #pragma once
 
 #include <greenring/detail/duration.hpp>
 #include <greenring/detail/wait_list.hpp>
 #include <greenring/event.hpp>
 #include <greenring/queue.hpp>
+#include <greenring/sync.hpp>
 #include <greenring/task.hpp>
 
 #include <cstddef>
@@ -43,6 +44,9 @@ class waitable {
   template <class T>
   waitable(channel<T>& c) noexcept  // NOLINT
       : obj_(&c), list_(&c.watchers()), ready_([](const void* o) { return static_cast<const channel<T>*>(o)->ready(); }) {}
+  /// Ready when its count is zero.
+  waitable(wait_group& g) noexcept  // NOLINT
+      : obj_(&g), list_(&g.watchers()), ready_([](const void* o) { return static_cast<const wait_group*>(o)->ready(); }) {}
   waitable(const any_task& t) noexcept : obj_(&t), task_(true) {}  // NOLINT
   /// The send side of a channel: see for_put().
   template <class T>

@@ -1,5 +1,6 @@
-// Coordination primitives: events, results, locks, conditions, queues,
-// channels, wait(), groups, pools, task groups and task-locals.
+// Coordination primitives: events, results, locks, readers-writer locks,
+// conditions, queues, channels, wait(), groups, pools, task groups,
+// task-locals, wait groups, barriers and call_once.
 #include "../support/fixture.hpp"
 
 #include <greenring/greenring.hpp>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -883,6 +885,391 @@ TEST_F(Sync, RangeForTakesItemsUntilClosedAndDrained) {
     if (v == 1) break;
   EXPECT_EQ(rest.size(), 2u) << "0 and 1 taken, 2 and 3 left";
   EXPECT_EQ(rest.get(), 2);
+}
+
+// ---- rwlock ----
+
+TEST_F(Sync, RwlockLetsReadersShareAndWritersExclude) {
+  greenring::rwlock rw;
+  greenring::event go;
+  int readers_inside = 0, max_readers = 0;
+  bool writer_inside = false, overlap = false;
+  std::vector<greenring::task<void>> ts;
+  for (int i = 0; i < 3; ++i) ts.push_back(spawn([&] {
+    std::shared_lock g(rw);
+    if (writer_inside) overlap = true;
+    max_readers = std::max(max_readers, ++readers_inside);
+    go.wait();
+    --readers_inside;
+  }));
+  ts.push_back(spawn([&] {
+    std::lock_guard g(rw);
+    if (readers_inside > 0) overlap = true;
+    writer_inside = true;
+    greenring::yield();
+    writer_inside = false;
+  }));
+  greenring::yield();
+  EXPECT_EQ(rw.readers(), 3u);
+  EXPECT_EQ(rw.waiting(), 1u) << "the writer waits for the readers";
+  EXPECT_FALSE(rw.try_lock());
+  EXPECT_FALSE(rw.try_lock_shared()) << "a reader must not overtake a waiting writer";
+  go.set();
+  greenring::joinall(ts);
+  EXPECT_EQ(max_readers, 3);
+  EXPECT_FALSE(overlap);
+  EXPECT_TRUE(rw.try_lock());
+  rw.unlock();
+  EXPECT_EQ(rw.readers(), 0u);
+  EXPECT_FALSE(rw.locked());
+}
+
+TEST_F(Sync, RwlockGrantsInArrivalOrderWithReaderRunsTogether) {
+  greenring::rwlock rw;
+  rw.lock();
+  std::vector<std::string> order;
+  greenring::event release_readers;
+  auto reader = [&](std::string name) {
+    return spawn([&, name] {
+      rw.lock_shared();
+      order.push_back(name);
+      release_readers.wait();
+      rw.unlock_shared();
+    });
+  };
+  auto writer = [&](std::string name) {
+    return spawn([&, name] {
+      rw.lock();
+      order.push_back(name);
+      rw.unlock();
+    });
+  };
+  auto r1 = reader("r1"), r2 = reader("r2");
+  auto w2 = writer("w2");
+  auto r3 = reader("r3");
+  greenring::yield();
+  EXPECT_EQ(rw.waiting(), 4u);
+  rw.unlock();  // r1 and r2 at once; w2 waits for them; r3 behind w2
+  greenring::yield();
+  EXPECT_EQ(order, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(rw.readers(), 2u);
+  release_readers.set();
+  greenring::joinall({r1, r2, w2, r3});
+  EXPECT_EQ(order, (std::vector<std::string>{"r1", "r2", "w2", "r3"}));
+  EXPECT_EQ(rw.readers(), 0u);
+}
+
+TEST_F(Sync, RwlockWaiterThatLeavesUnblocksTheReadersBehindIt) {
+  greenring::rwlock rw;
+  rw.lock_shared();
+  bool reader_in = false;
+  auto w = spawn([&] { EXPECT_FALSE(rw.try_lock_for(20ms)); });
+  auto r = spawn([&] {
+    std::shared_lock g(rw);  // queued behind the writer
+    reader_in = true;
+  });
+  w.get();  // the writer gave up: the reader behind it may share with us
+  r.get();
+  EXPECT_TRUE(reader_in);
+
+  auto killed = spawn([&] { rw.lock(); });
+  auto r2 = spawn([&] { std::shared_lock g(rw); });
+  greenring::yield();
+  EXPECT_FALSE(r2.ready());
+  killed.kill();
+  r2.get();
+  EXPECT_TRUE(killed.killed());
+  rw.unlock_shared();
+  EXPECT_TRUE(rw.try_lock());
+  rw.unlock();
+}
+
+TEST_F(Sync, RwlockGrantedToAKilledWaiterIsPassedOn) {
+  greenring::rwlock rw;
+  rw.lock();
+  auto doomed = spawn([&] { rw.lock(); });
+  bool next_got_it = false;
+  auto next = spawn([&] {
+    std::shared_lock g(rw);
+    next_got_it = true;
+  });
+  greenring::yield();
+  rw.unlock();    // granted to `doomed`, which has not run yet
+  doomed.kill();  // killed before using it: the lock goes on
+  next.get();
+  EXPECT_TRUE(next_got_it);
+  EXPECT_FALSE(rw.locked());
+  EXPECT_EQ(rw.readers(), 0u);
+
+  rw.lock();
+  auto doomed_reader = spawn([&] { rw.lock_shared(); });
+  greenring::yield();
+  rw.unlock();  // shared with `doomed_reader`, killed before it ran
+  doomed_reader.kill();
+  EXPECT_EQ(rw.readers(), 0u) << "its share was given back";
+  EXPECT_TRUE(rw.try_lock());
+  rw.unlock();
+
+  rw.lock();
+  EXPECT_FALSE(rw.try_lock_shared_for(1ms));
+  std::unique_lock<greenring::rwlock> timed(rw, std::defer_lock);
+  auto other = spawn([&] { EXPECT_FALSE(timed.try_lock_for(1ms)); });
+  other.get();
+  rw.unlock();
+}
+
+TEST_F(Sync, RwlockRefusesUnlocksItDoesNotHold) {
+  greenring::rwlock rw;
+  EXPECT_THROW(rw.unlock(), std::logic_error);
+  EXPECT_THROW(rw.unlock_shared(), std::logic_error);
+  rw.lock_shared();
+  EXPECT_THROW(rw.unlock(), std::logic_error) << "a reader's hold is not a writer's";
+  rw.unlock_shared();
+  rw.lock();
+  EXPECT_THROW(rw.unlock_shared(), std::logic_error);
+  rw.unlock();
+  greenring::shared_mutex& same = rw;
+  EXPECT_TRUE(same.try_lock_shared());
+  same.unlock_shared();
+}
+
+// ---- wait_group ----
+
+TEST_F(Sync, WaitGroupWaitsForEveryDone) {
+  greenring::wait_group wg;
+  EXPECT_TRUE(wg.wait()) << "zero: at once";
+  int finished = 0;
+  std::vector<greenring::task<void>> workers;
+  for (int i = 0; i < 5; ++i) {
+    wg.add();
+    workers.push_back(spawn([&, i] {
+      for (int k = 0; k < i; ++k) greenring::yield();
+      ++finished;
+      wg.done();
+    }));
+  }
+  std::vector<int> seen_by_waiters;
+  std::vector<greenring::task<void>> waiters;
+  for (int i = 0; i < 3; ++i) waiters.push_back(spawn([&] {
+    EXPECT_TRUE(wg.wait());
+    seen_by_waiters.push_back(finished);
+  }));
+  EXPECT_EQ(wg.count(), 5u);
+  EXPECT_TRUE(wg.wait());
+  EXPECT_EQ(finished, 5);
+  greenring::joinall(waiters);
+  EXPECT_EQ(seen_by_waiters, (std::vector<int>{5, 5, 5}));
+  greenring::joinall(workers);
+}
+
+TEST_F(Sync, WaitGroupTimesOutRefusesNegativeAndIsWaitable) {
+  greenring::wait_group wg;
+  wg.add(2);
+  EXPECT_FALSE(wg.wait(1ms));
+  EXPECT_THROW(wg.add(-3), std::logic_error);
+  EXPECT_EQ(wg.count(), 2u) << "a refused add changes nothing";
+  auto killed = spawn([&] { wg.wait(); });
+  greenring::yield();
+  killed.kill();
+  EXPECT_TRUE(killed.killed());
+  greenring::event never;
+  auto finisher = spawn([&] { wg.add(-2); });
+  auto ready = greenring::wait({never, wg}, 1);
+  EXPECT_EQ(ready, (std::vector<std::size_t>{1}));
+  finisher.get();
+  EXPECT_THROW(wg.done(), std::logic_error);
+}
+
+// ---- barrier ----
+
+TEST_F(Sync, BarrierReleasesARoundOnlyWhenEveryPartyArrived) {
+  int actions = 0;
+  int arrived_before_action = -1;
+  int arrived = 0;
+  greenring::barrier b(3, [&] {
+    ++actions;
+    arrived_before_action = arrived;
+  });
+  std::vector<std::vector<std::size_t>> indexes(4);
+  std::vector<int> arrived_when_released;
+  std::vector<greenring::task<void>> ts;
+  for (int i = 0; i < 3; ++i) ts.push_back(spawn([&, i] {
+    for (int round = 0; round < 4; ++round) {
+      for (int k = 0; k < i; ++k) greenring::yield();  // arrive in different orders
+      ++arrived;
+      indexes[round].push_back(b.wait());
+      arrived_when_released.push_back(arrived);
+    }
+  }));
+  greenring::joinall(ts);
+  EXPECT_EQ(actions, 4);
+  for (auto& r : indexes) {
+    std::sort(r.begin(), r.end());
+    EXPECT_EQ(r, (std::vector<std::size_t>{0, 1, 2}));
+  }
+  // Nobody leaves a round before its third party arrived.
+  for (std::size_t k = 0; k < arrived_when_released.size(); ++k)
+    EXPECT_GE(arrived_when_released[k], static_cast<int>(3 * (k / 3 + 1))) << k;
+  EXPECT_EQ(arrived_before_action, 12);
+  EXPECT_EQ(b.waiting(), 0u);
+  EXPECT_FALSE(b.broken());
+}
+
+TEST_F(Sync, BarrierBreaksOnTimeoutAndKillUntilReset) {
+  greenring::barrier b(3);
+  std::string first_error;
+  auto waiter = spawn([&] {
+    try {
+      b.wait();
+    } catch (const greenring::barrier_broken& e) {
+      first_error = e.what();
+    }
+  });
+  greenring::yield();
+  EXPECT_EQ(b.waiting(), 1u);
+  EXPECT_THROW(b.wait(1ms), greenring::barrier_broken);
+  waiter.get();
+  EXPECT_NE(first_error.find("broken"), std::string::npos) << first_error;
+  EXPECT_TRUE(b.broken());
+  EXPECT_THROW(b.wait(), greenring::barrier_broken) << "broken until reset";
+  b.reset();
+  EXPECT_FALSE(b.broken());
+
+  bool other_broken = false;
+  auto victim = spawn([&] { b.wait(); });
+  auto other = spawn([&] {
+    try {
+      b.wait();
+    } catch (const greenring::barrier_broken&) {
+      other_broken = true;
+    }
+  });
+  greenring::yield();
+  EXPECT_EQ(b.waiting(), 2u);
+  victim.kill();
+  other.get();
+  EXPECT_TRUE(victim.killed());
+  EXPECT_TRUE(other_broken);
+  EXPECT_TRUE(b.broken());
+
+  b.reset();
+  greenring::barrier two(2);
+  auto partner = spawn([&] { return two.wait(); });
+  EXPECT_EQ(two.wait() + partner.get(), 1u) << "indexes 0 and 1";
+  EXPECT_THROW(greenring::barrier(0), std::invalid_argument);
+}
+
+TEST_F(Sync, BarrierActionFailureBreaksTheRound) {
+  greenring::barrier b(2, [] { throw std::runtime_error("action failed"); });
+  bool waiter_broken = false;
+  auto waiter = spawn([&] {
+    try {
+      b.wait();
+    } catch (const greenring::barrier_broken&) {
+      waiter_broken = true;
+    }
+  });
+  greenring::yield();
+  EXPECT_THROW(
+      {
+        try {
+          b.wait();
+        } catch (const std::runtime_error& e) {
+          EXPECT_STREQ(e.what(), "action failed");
+          throw;
+        }
+      },
+      std::runtime_error);
+  waiter.get();
+  EXPECT_TRUE(waiter_broken);
+  EXPECT_TRUE(b.broken());
+
+  // A reset while the action parks: the round it belonged to is over.
+  greenring::event in_action, finish_action;
+  greenring::barrier c(2, [&] {
+    in_action.set();
+    finish_action.wait();
+  });
+  bool partner_broken = false;
+  auto partner = spawn([&] {
+    try {
+      c.wait();
+    } catch (const greenring::barrier_broken&) {
+      partner_broken = true;
+    }
+  });
+  auto last = spawn([&] { EXPECT_THROW(c.wait(), greenring::barrier_broken); });
+  in_action.wait();
+  c.reset();
+  finish_action.set();
+  greenring::joinall({partner, last});
+  EXPECT_TRUE(partner_broken);
+  EXPECT_FALSE(c.broken()) << "reset() left it usable";
+}
+
+// ---- call_once ----
+
+TEST_F(Sync, CallOnceRunsOnceAndCallersWaitForIt) {
+  greenring::once_flag flag;
+  greenring::event opened;
+  int runs = 0;
+  bool initialised = false;
+  std::vector<bool> seen;
+  std::vector<greenring::task<void>> ts;
+  for (int i = 0; i < 4; ++i) ts.push_back(spawn([&] {
+    greenring::call_once(flag, [&] {
+      ++runs;
+      opened.wait();  // the function parks: the others must wait, not run it
+      initialised = true;
+    });
+    seen.push_back(initialised);
+  }));
+  greenring::yield();
+  EXPECT_EQ(runs, 1);
+  EXPECT_FALSE(flag.done());
+  opened.set();
+  greenring::joinall(ts);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(seen, (std::vector<bool>{true, true, true, true}));
+  EXPECT_TRUE(flag.done());
+  greenring::call_once(flag, [&] { ++runs; });
+  EXPECT_EQ(runs, 1);
+}
+
+TEST_F(Sync, CallOnceAfterAFailureOrAKillTheNextCallerRunsIt) {
+  greenring::once_flag flag;
+  int attempts = 0;
+  EXPECT_THROW(greenring::call_once(flag,
+                                    [&] {
+                                      ++attempts;
+                                      throw std::runtime_error("first try fails");
+                                    }),
+               std::runtime_error);
+  EXPECT_FALSE(flag.done());
+
+  greenring::event never;
+  auto runner = spawn([&] {
+    greenring::call_once(flag, [&] {
+      ++attempts;
+      never.wait();
+    });
+  });
+  std::vector<int> ran_by;
+  auto waiter_killed = spawn([&] { greenring::call_once(flag, [&] { ran_by.push_back(1); }); });
+  auto waiter = spawn([&] { greenring::call_once(flag, [&](int who) { ran_by.push_back(who); }, 2); });
+  greenring::yield();
+  waiter_killed.kill();  // leaves the line
+  runner.kill();         // the running attempt dies: the next in line runs it
+  waiter.get();
+  EXPECT_TRUE(runner.killed());
+  EXPECT_TRUE(waiter_killed.killed());
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(ran_by, (std::vector<int>{2}));
+  EXPECT_TRUE(flag.done());
+
+  greenring::once_flag nested;
+  EXPECT_THROW(greenring::call_once(nested, [&] { greenring::call_once(nested, [] {}); }), std::logic_error);
+  EXPECT_FALSE(nested.done());
 }
 
 }  // namespace
