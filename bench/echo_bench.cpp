@@ -277,9 +277,13 @@ load_result run_load(pid_t server, std::uint16_t port, int conns, double warm_s,
 // we know how to, so that the server, not the generator, sets the pace
 // (with greenring's own client tasks the fast servers sat 8-15% idle at
 // 1,000 connections: the generator's core was the limit).
-load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double warm_s, double measure_s) {
+// `conns` connections to each of `servers` at once, each server's figures
+// apart (a head-to-head run: see BM_echo_duel).
+std::vector<load_result> run_load_uring(const std::vector<server_proc>& servers, int conns, double warm_s,
+                                        double measure_s) {
   struct conn {
     int fd = -1;
+    std::size_t server = 0;
     clk::time_point start;
     std::size_t got = 0;
     char back[msg_size];
@@ -287,17 +291,22 @@ load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double w
   const auto t0 = clk::now();
   const auto warm_end = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(warm_s));
   const auto end = warm_end + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(measure_s));
-  load_result r;
-  std::vector<conn> cs(static_cast<std::size_t>(conns));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  for (auto& c : cs) {
+  const std::size_t ns = servers.size();
+  std::vector<load_result> r(ns);
+  std::vector<std::vector<float>> lat(ns);
+  // Interleaved, so that neither server's connections all come first.
+  std::vector<conn> cs(static_cast<std::size_t>(conns) * ns);
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    conn& c = cs[i];
+    c.server = i % ns;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(servers[c.server].port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ++r.errors;
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ++r[c.server].errors;
   }
   io_uring ring;
   io_uring_params p{};
@@ -323,22 +332,25 @@ load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double w
     io_uring_sqe_set_data64(q, i << 1);
     arm_recv(i);
   };
-  std::vector<float> lat;
-  lat.reserve(4u << 20);
+  for (auto& l : lat) l.reserve((4u << 20) / ns);
   std::size_t active = 0;
   for (std::size_t i = 0; i < cs.size(); ++i)
     if (cs[i].fd >= 0) {
       start(i, clk::now());
       ++active;
     }
-  double cpu_at_warm_end = -1;
-  bool measured = false;
+  std::vector<double> cpu_at_warm_end(ns, -1);
+  bool warmed = false, measured = false;
+  auto server_cpu = [&](std::size_t k) { return cpu_ns(servers[k].pid); };
   while (active > 0) {
     io_uring_submit_and_wait(&ring, 1);
     const auto now = clk::now();
-    if (cpu_at_warm_end < 0 && now >= warm_end) cpu_at_warm_end = cpu_ns(server);
+    if (!warmed && now >= warm_end) {
+      for (std::size_t k = 0; k < ns; ++k) cpu_at_warm_end[k] = server_cpu(k);
+      warmed = true;
+    }
     if (!measured && now >= end) {
-      r.server_cpu_ns = cpu_ns(server) - cpu_at_warm_end;
+      for (std::size_t k = 0; k < ns; ++k) r[k].server_cpu_ns = server_cpu(k) - cpu_at_warm_end[k];
       measured = true;
     }
     io_uring_cqe* cqe;
@@ -350,7 +362,7 @@ load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double w
       const int res = cqe->res;
       if (!(cqe->user_data & 1) || res <= 0) {  // a failed send, or a recv that failed or saw EOF
         if (cqe->user_data & 1) {
-          ++r.errors;
+          ++r[c.server].errors;
           ::close(c.fd);
           c.fd = -1;
           --active;
@@ -363,7 +375,7 @@ load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double w
         continue;
       }
       if (c.start >= warm_end && c.start < end)
-        lat.push_back(std::chrono::duration<float, std::micro>(now - c.start).count());
+        lat[c.server].push_back(std::chrono::duration<float, std::micro>(now - c.start).count());
       if (now >= end) {
         ::close(c.fd);
         c.fd = -1;
@@ -375,8 +387,10 @@ load_result run_load_uring(pid_t server, std::uint16_t port, int conns, double w
     io_uring_cq_advance(&ring, n);
   }
   io_uring_queue_exit(&ring);
-  if (!measured) r.server_cpu_ns = cpu_ns(server) - cpu_at_warm_end;
-  summarize(r, lat, measure_s);
+  for (std::size_t k = 0; k < ns; ++k) {
+    if (!measured) r[k].server_cpu_ns = server_cpu(k) - cpu_at_warm_end[k];
+    summarize(r[k], lat[k], measure_s);
+  }
   return r;
 }
 
@@ -397,7 +411,7 @@ void BM_echo(benchmark::State& state, int kind, const std::string& peer_cmd = {}
     }
     const char* gen = std::getenv("ECHO_BENCH_LOAD");  // "greenring": greenring client tasks instead
     load_result r = gen && std::string(gen) == "greenring" ? run_load(s.pid, s.port, conns, 2.0, measure_seconds())
-                                                            : run_load_uring(s.pid, s.port, conns, 2.0, measure_seconds());
+                                                            : run_load_uring({s}, conns, 2.0, measure_seconds())[0];
     if (!peer_cmd.empty()) ::kill(-s.pid, SIGKILL);
     ::kill(s.pid, SIGKILL);
     ::waitpid(s.pid, nullptr, 0);
@@ -407,6 +421,53 @@ void BM_echo(benchmark::State& state, int kind, const std::string& peer_cmd = {}
     state.counters["server_cpu_us_per_req"] = r.requests > 0 ? r.server_cpu_ns / 1000.0 / r.requests : 0;
     state.counters["errors"] = static_cast<double>(r.errors);
     if (r.errors) state.SkipWithError("client errors");
+  }
+}
+
+// Head to head: two servers on CPU 0 at the same time, `conns` connections
+// each from one generator. Each gets about half the core, so whichever
+// spends less CPU per request serves more; and whatever the host does to
+// the core (other tenants, frequency) it does to both at once, which
+// back-to-back runs cannot promise on a shared machine. `a_vs_b` =
+// a's requests/s over b's.
+struct contender {
+  std::string name;
+  int kind = -1;  // 0 greenring, 1 threads, 2 uring; -1: `command` (a peer)
+  std::string command;
+};
+
+server_proc start(const contender& c) { return c.kind >= 0 ? start_server(c.kind) : start_peer(c.command); }
+
+void stop(const contender& c, const server_proc& s) {
+  if (c.kind < 0) ::kill(-s.pid, SIGKILL);
+  ::kill(s.pid, SIGKILL);
+  ::waitpid(s.pid, nullptr, 0);
+}
+
+void BM_echo_duel(benchmark::State& state, const contender& a, const contender& b) {
+  const int conns = static_cast<int>(state.range(0));
+  pin(1);
+  for (auto _ : state) {
+    const server_proc sa = start(a);
+    const server_proc sb = sa.pid < 0 ? server_proc{} : start(b);
+    if (sa.pid < 0 || sb.pid < 0) {
+      if (sa.pid > 0) stop(a, sa);
+      if (sb.pid > 0) stop(b, sb);
+      state.SkipWithError("a server did not start");
+      break;
+    }
+    const std::vector<load_result> r = run_load_uring({sa, sb}, conns, 2.0, measure_seconds());
+    stop(a, sa);
+    stop(b, sb);
+    const double ra = r[0].requests / r[0].seconds, rb = r[1].requests / r[1].seconds;
+    state.counters[a.name + "_req_per_s"] = ra;
+    state.counters[b.name + "_req_per_s"] = rb;
+    state.counters[a.name + "_vs_" + b.name] = rb > 0 ? ra / rb : 0;
+    state.counters[a.name + "_cpu_us_per_req"] = r[0].requests > 0 ? r[0].server_cpu_ns / 1000.0 / r[0].requests : 0;
+    state.counters[b.name + "_cpu_us_per_req"] = r[1].requests > 0 ? r[1].server_cpu_ns / 1000.0 / r[1].requests : 0;
+    state.counters[a.name + "_p99_us"] = r[0].p99;
+    state.counters[b.name + "_p99_us"] = r[1].p99;
+    if (r[0].errors || r[1].errors) state.SkipWithError("client errors");
   }
 }
 
@@ -431,6 +492,35 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("BM_echo/peer_" + p.name).c_str(),
                                    [cmd = p.command](benchmark::State& st) { BM_echo(st, -1, cmd); })
           ->Arg(conns)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+  // ECHO_BENCH_DUEL="a:b;...": BM_echo_duel/a_vs_b/100, /1000, where a and
+  // b are greenring, uring, threads or a peer's name; greenring:uring when
+  // unset.
+  std::vector<contender> known = {{"greenring", 0, {}}, {"threads", 1, {}}, {"uring", 2, {}}};
+  for (const auto& p : peers) known.push_back({p.name, -1, p.command});
+  const char* duels = std::getenv("ECHO_BENCH_DUEL");
+  const std::string duel_list = duels ? duels : "greenring:uring";
+  for (std::size_t at = 0; at < duel_list.size();) {
+    std::size_t end = duel_list.find(';', at);
+    if (end == std::string::npos) end = duel_list.size();
+    const std::string entry = duel_list.substr(at, end - at);
+    at = end + 1;
+    const std::size_t colon = entry.find(':');
+    auto find = [&](const std::string& name) -> const contender* {
+      for (const auto& c : known)
+        if (c.name == name) return &c;
+      return nullptr;
+    };
+    const contender* a = colon == std::string::npos ? nullptr : find(entry.substr(0, colon));
+    const contender* b = colon == std::string::npos ? nullptr : find(entry.substr(colon + 1));
+    if (!a || !b || a == b) {
+      std::fprintf(stderr, "ECHO_BENCH_DUEL entry '%s' is not a:b of two different servers\n", entry.c_str());
+      return 2;
+    }
+    for (int conns : {100, 1000})
+      benchmark::RegisterBenchmark(("BM_echo_duel/" + a->name + "_vs_" + b->name).c_str(),
+                                   [a = *a, b = *b](benchmark::State& st) { BM_echo_duel(st, a, b); })
+          ->Arg(conns)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
