@@ -35,6 +35,10 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
             if k in b:
                 vals.setdefault((b["run_name"], k), []).append(
                     b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task", "ns_per_round_trip", "ns_per_lock") else 1))
+        if b["run_name"].startswith("BM_echo_duel/"):  # counters named after the two servers
+            for k, v in b.items():
+                if k.endswith(("_req_per_s", "_cpu_us_per_req", "_p99_us")):
+                    vals.setdefault((b["run_name"], k), []).append(v)
         if b["run_name"].startswith("BM_fetch_") and "real_time" in b:
             vals.setdefault((b["run_name"], "wall_ms"), []).append(b["real_time"])
         if b.get("time_unit") == "ns" and "cpu_time" in b:
@@ -107,6 +111,13 @@ for n in ("100", "1000"):
         rows.append((f"echo {n} conns vs {bname}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"echo {n} conns vs {bname}: server CPU us/request", (g, "server_cpu_us_per_req"),
                      (b, "server_cpu_us_per_req")))
+for n in ("100", "1000"):  # both servers on CPU 0 at once (BM_echo_duel)
+    d = f"BM_echo_duel/greenring_vs_uring/{n}/iterations:1/real_time"
+    rows.append((f"echo head to head, {n} conns each vs raw liburing: requests/s", (d, "greenring_req_per_s"),
+                 (d, "uring_req_per_s")))
+    higher.append(rows[-1][0])
+    rows.append((f"echo head to head, {n} conns each vs raw liburing: server CPU us/request",
+                 (d, "greenring_cpu_us_per_req"), (d, "uring_cpu_us_per_req")))
 for size in ("1024", "64"):
     g = f"BM_http/greenring/{size}/iterations:1/real_time"
     for base, label in [("threads", "threads"), ("nginx", "nginx (1 worker)")] + [
