@@ -21,6 +21,7 @@
 #include <liburing.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -53,8 +54,8 @@ constexpr std::size_t msg_size = 64;
 
 // ---- servers (run in the child; never return) ----
 
-[[noreturn]] void serve_greenring() {
-  greenring::stream_server srv(greenring::address::ip("127.0.0.1", 0), [](greenring::tcp_stream& s) {
+[[noreturn]] void serve_greenring(std::uint16_t at = 0) {
+  greenring::stream_server srv(greenring::address::ip("127.0.0.1", at), [](greenring::tcp_stream& s) {
     char buf[4096];
     std::error_code ec;
     while (std::size_t n = s.read_some(buf, ec)) {
@@ -484,6 +485,21 @@ GREENRING_ECHO_RUNS(100);
 GREENRING_ECHO_RUNS(1000);
 
 int main(int argc, char** argv) {
+  // `echo_bench --serve=greenring|threads|uring PORT`: just that server, in
+  // the foreground, as a peer for another build's echo_bench (an A/B of a
+  // change: ECHO_BENCH_PEERS="old=OLD/echo_bench --serve=greenring;new=..."
+  // ECHO_BENCH_DUEL=new:old).
+  if (argc == 3 && std::strncmp(argv[1], "--serve=", 8) == 0) {
+    const std::string kind = argv[1] + 8;
+    const auto port = static_cast<std::uint16_t>(std::atoi(argv[2]));
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);  // the servers report their port on fd 1
+    if (null < 0 || ::dup2(null, 1) < 0) return 1;
+    if (kind == "greenring") serve_greenring(port);
+    if (kind == "threads") serve_threads(listen_socket(port));
+    if (kind == "uring") serve_uring(listen_socket(port));
+    std::fprintf(stderr, "echo_bench: --serve= takes greenring, threads or uring\n");
+    return 2;
+  }
   // ECHO_BENCH_PEERS="name=command;name=command": BM_echo/peer_NAME/100, /1000.
   std::vector<bench::peer> peers;
   if (!bench::peers_from_env("ECHO_BENCH_PEERS", peers)) return 2;

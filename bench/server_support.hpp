@@ -53,12 +53,13 @@ inline double cpu_ns(pid_t pid) {
 
 /// A TCP socket listening on 127.0.0.1 at a port of the kernel's choice
 /// (SO_REUSEADDR, backlog 4096); exits the process if it cannot.
-inline int listen_socket() {
+inline int listen_socket(std::uint16_t port = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
+  a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 4096) != 0) std::_Exit(3);
   return fd;
