@@ -58,6 +58,7 @@ int io_op::wait(const char* what) {
   GREENRING_ASSERT(sqe_ != nullptr, "io_op::wait before io_op::sqe");
   uring& r = h_.ring();
   owner_ = &h_.current();
+  hub::set_resume_hint(*owner_, counter_);
   io_uring_sqe_set_data(sqe_, static_cast<completion*>(this));
   r.add_in_flight(*this);
   const io_counter_use counted(counter_);

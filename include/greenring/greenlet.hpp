@@ -205,6 +205,7 @@ class greenlet {
   bool scheduled_ = false;       // in its hub's ready queue
   bool kill_delivered_ = false;
   const char* waiting_on_ = nullptr;  // what it is blocked on, for diagnostics
+  const void* resume_hint_ = nullptr;  // what it touches first when resumed (the hub prefetches it)
   void* asan_fake_ = nullptr;
   const void* asan_bottom_ = nullptr;
   std::size_t asan_size_ = 0;
