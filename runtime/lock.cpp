@@ -10,11 +10,7 @@
 
 namespace greenring {
 
-bool semaphore::acquire(duration timeout) {
-  if (count_ > 0 && waiters_.empty()) {
-    --count_;
-    return true;
-  }
+bool semaphore::acquire_slow(duration timeout) {
   detail::wait_node n;
   try {
     waiters_.park(n, detail::deadline_in(timeout), "semaphore.acquire");
@@ -33,7 +29,7 @@ bool semaphore::try_acquire() noexcept {
   return false;
 }
 
-void semaphore::release() {
+void semaphore::release_slow() {
   if (detail::wait_node* w = waiters_.front()) {
     w->granted = true;
     detail::wait_list::wake(*w);

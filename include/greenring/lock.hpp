@@ -32,7 +32,13 @@ class semaphore {
 
   /// Takes a permit, waiting up to `timeout` for one; returns false on
   /// timeout. Throws what cancels the caller (and then holds no permit).
-  bool acquire(duration timeout = forever);
+  bool acquire(duration timeout = forever) {
+    if (count_ > 0 && waiters_.empty()) {  // the uncontended case, inline
+      --count_;
+      return true;
+    }
+    return acquire_slow(timeout);
+  }
   template <class Rep, class Period>
   bool acquire(std::chrono::duration<Rep, Period> d) {
     return acquire(detail::to_duration(d));
@@ -40,7 +46,13 @@ class semaphore {
   /// Takes a permit if one is free and nobody waits; never blocks.
   bool try_acquire() noexcept;
   /// Returns a permit: to the longest waiter, or to the counter.
-  void release();
+  void release() {
+    if (waiters_.empty() && count_ < limit_) {  // nobody to wake, inline
+      ++count_;
+      return;
+    }
+    release_slow();
+  }
   /// Free permits.
   std::size_t count() const noexcept { return count_; }
   bool locked() const noexcept { return count_ == 0; }
@@ -58,6 +70,8 @@ class semaphore {
   semaphore(std::size_t initial, std::size_t limit) noexcept : count_(initial), limit_(limit) {}
 
  private:
+  bool acquire_slow(duration timeout);
+  void release_slow();
   std::size_t count_;
   std::size_t limit_ = static_cast<std::size_t>(-1);  // bounded_semaphore: at most this many free
   detail::wait_list waiters_;
