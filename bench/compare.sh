@@ -7,16 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-greenring_install_deps python3 wrk nginx-light
+greenring_install_deps python3 wrk nginx-light libboost-fiber-dev
 reps=${1:-5}
 dir=build-bench
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false >/dev/null
 meson compile -C "$dir" -j2 >/dev/null
 out=$(mktemp -d)
-for b in ${BENCHES:-switch_bench spawn_bench idle_bench file_bench sync_bench fetch_bench echo_bench http_server_bench}; do
+for b in ${BENCHES:-switch_bench spawn_bench idle_bench file_bench sync_bench fiber_bench fetch_bench echo_bench http_server_bench}; do
   r=$reps
   # One-shot runs of up to a million tasks, 12 s echo and wrk runs: at most 3.
   case $b in idle_bench|echo_bench|http_server_bench) r=$(( reps < 3 ? reps : 3 )) ;; fetch_bench) r=1 ;; esac  # fetch_bench repeats itself 3 times
+  [ -x "./$dir/bench/$b" ] || { echo "compare.sh: no $dir/bench/$b (fiber_bench needs libboost-fiber-dev at meson setup)" >&2; continue; }
   for i in $(seq "$r"); do
     "./$dir/bench/$b" --benchmark_format=json >"$out/$b.$i.json" 2>/dev/null
   done
@@ -26,9 +27,12 @@ import json, glob, statistics, sys, os, platform
 out = sys.argv[1]
 vals = {}
 for f in sorted(glob.glob(os.path.join(out, "*.json"))):
+    program = os.path.basename(f).split(".")[0]
     for b in json.load(open(f))["benchmarks"]:
         if b.get("error_occurred") or b.get("run_type") == "aggregate":
             continue
+        if program == "fiber_bench":  # its greenring rows repeat other programs' names
+            b["run_name"] = "fiber_bench:" + b["run_name"]
         for k in ("ns_per_switch", "ns_per_task", "rss_per_task_bytes", "wake_all_ms", "spawn_ns_per_task",
                   "MB_per_s", "req_per_s", "p50_us", "p99_us", "server_cpu_us_per_req",
                   "ns_per_round_trip", "items_per_s", "ns_per_lock", "peak_rss_mib", "peak_anon_mib", "cpu_ms"):
@@ -91,6 +95,25 @@ for g, label, same in (("BM_greenring_channel_throughput/real_time", "channel (u
 rows.append(("lock+unlock uncontended (ns)", ("BM_greenring_lock_uncontended", "cpu_ns"), ("BM_std_mutex_uncontended", "cpu_ns")))
 rows.append(("lock contended by 2 workers (ns/lock)", ("BM_greenring_lock_contended/real_time", "ns_per_lock"),
              ("BM_threads_mutex_contended/real_time", "ns_per_lock")))
+# Boost.Fiber on the same work (fiber_bench).
+for label, g, b, key in (
+        ("vs Boost.Fiber: yield among 10 (ns/switch)", "BM_greenring_yield_10_tasks/real_time",
+         "BM_fiber_yield_10_fibers/real_time", "ns_per_switch"),
+        ("vs Boost.Fiber: spawn+run+join, 10k batch (ns/task)", "BM_greenring_spawn_join/10000/real_time",
+         "BM_fiber_spawn_join/10000/real_time", "ns_per_task"),
+        ("vs Boost.Fiber, pooled stacks: spawn+run+join, 10k batch (ns/task)", "BM_greenring_spawn_join/10000/real_time",
+         "BM_fiber_spawn_join_pooled/10000/real_time", "ns_per_task"),
+        ("vs Boost.Fiber: queue ping-pong (ns/round trip)", "BM_greenring_queue_pingpong",
+         "BM_fiber_channel_pingpong", "ns_per_round_trip"),
+        ("vs Boost.Fiber: unbuffered channel 1P/1C (items/s)", "BM_greenring_channel_throughput/real_time",
+         "BM_fiber_unbuffered_channel_throughput/real_time", "items_per_s"),
+        ("vs Boost.Fiber: queue/buffered channel of 1024, 1P/1C (items/s)", "BM_greenring_queue_1024_throughput/real_time",
+         "BM_fiber_buffered_channel_1024_throughput/real_time", "items_per_s"),
+        ("vs Boost.Fiber: mutex, 2 workers contending (ns/lock)", "BM_greenring_mutex_contended/real_time",
+         "BM_fiber_mutex_contended/real_time", "ns_per_lock")):
+    rows.append((label, ("fiber_bench:" + g, key), ("fiber_bench:" + b, key)))
+    if key == "items_per_s":
+        higher.append(label)
 rows.append(("file: 4 KiB random reads, 64 workers, one hub (MB/s)", ("BM_greenring_random_reads/min_time:2.000/real_time", "MB_per_s"),
              ("BM_threads_random_preads/min_time:2.000/real_time", "MB_per_s")))
 higher.append(rows[-1][0])
