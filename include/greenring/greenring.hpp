@@ -22,6 +22,7 @@
 #include <greenring/sync.hpp>
 #include <greenring/task.hpp>
 #include <greenring/threadpool.hpp>
+#include <greenring/ticker.hpp>
 #include <greenring/timeout.hpp>
 #include <greenring/tls.hpp>
 #include <greenring/value.hpp>

@@ -6,7 +6,8 @@
 //
 // Anything below converts to a `waitable`: an event, an async_result, a
 // task handle, a queue or a channel (ready = get() would not wait: an item
-// is there, or it is closed), a wait_group (ready at zero).
+// is there, or it is closed), a wait_group (ready at zero), a ticker (a
+// tick is pending).
 #pragma once
 
 #include <greenring/detail/duration.hpp>
@@ -15,6 +16,7 @@
 #include <greenring/queue.hpp>
 #include <greenring/sync.hpp>
 #include <greenring/task.hpp>
+#include <greenring/ticker.hpp>
 
 #include <cstddef>
 #include <initializer_list>
@@ -47,6 +49,9 @@ class waitable {
   /// Ready when its count is zero.
   waitable(wait_group& g) noexcept  // NOLINT
       : obj_(&g), list_(&g.watchers()), ready_([](const void* o) { return static_cast<const wait_group*>(o)->ready(); }) {}
+  /// Ready when tick() would not wait: a tick is pending (or it is stopped).
+  waitable(ticker& k) noexcept  // NOLINT
+      : obj_(&k), list_(&k.watchers()), ready_([](const void* o) { return static_cast<const ticker*>(o)->ready(); }) {}
   waitable(const any_task& t) noexcept : obj_(&t), task_(true) {}  // NOLINT
   /// The send side of a channel: see for_put().
   template <class T>
