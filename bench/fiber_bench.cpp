@@ -10,6 +10,8 @@
 //   ping-pong                   one item there and back through two queues
 //   1P/1C throughput            unbuffered channel, and a queue bounded at 1024
 //   mutex, 2 workers contending lock, yield, unlock (ns per lock)
+#include "greenring_work.hpp"
+
 #include <greenring/greenring.hpp>
 
 #include <benchmark/benchmark.h>
@@ -26,9 +28,7 @@ constexpr long items_total = 2'000'000;
 constexpr int yields_per_task = 100'000;
 constexpr int locks_per_worker = 100'000;
 
-void per(benchmark::State& state, const char* name, double n) {
-  state.counters[name] = benchmark::Counter(n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
+using bench::per;
 void rate(benchmark::State& state, double n) {
   state.counters["items_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
 }
@@ -61,17 +61,7 @@ void BM_fiber_yield_10_fibers(benchmark::State& state) {
 
 // ---- spawn + join ----
 
-void BM_greenring_spawn_join(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  std::vector<greenring::task<void>> ts;
-  ts.reserve(n);
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < n; ++i) ts.push_back(greenring::spawn([] {}));
-    for (auto& t : ts) t.join();
-    ts.clear();
-  }
-  per(state, "ns_per_task", static_cast<double>(state.iterations() * n));
-}
+void BM_greenring_spawn_join(benchmark::State& state) { bench::greenring_spawn_join(state); }
 
 template <class Make>
 void fiber_spawn_join(benchmark::State& state, Make make) {
@@ -97,19 +87,7 @@ void BM_fiber_spawn_join_pooled(benchmark::State& state) {
 
 // ---- ping-pong ----
 
-void BM_greenring_queue_pingpong(benchmark::State& state) {
-  greenring::queue<long> ping, pong;
-  auto echo = greenring::spawn([&] {
-    for (;;) pong.put(ping.get());
-  });
-  long n = 0;
-  for (auto _ : state) {
-    ping.put(n);
-    benchmark::DoNotOptimize(n = pong.get());
-  }
-  echo.kill();
-  per(state, "ns_per_round_trip", static_cast<double>(state.iterations()));
-}
+void BM_greenring_queue_pingpong(benchmark::State& state) { bench::greenring_queue_pingpong(state); }
 
 void BM_fiber_channel_pingpong(benchmark::State& state) {
   fibers::buffered_channel<long> ping(2), pong(2);
@@ -129,20 +107,6 @@ void BM_fiber_channel_pingpong(benchmark::State& state) {
 }
 
 // ---- 1 producer -> 1 consumer ----
-
-template <class Q>
-void greenring_throughput(benchmark::State& state, Q& q) {
-  for (auto _ : state) {
-    auto consumer = greenring::spawn([&] {
-      long sum = 0;
-      for (long i = 0; i < items_total; ++i) sum += q.get();
-      return sum;
-    });
-    for (long i = 0; i < items_total; ++i) q.put(i);
-    benchmark::DoNotOptimize(consumer.get());
-  }
-  rate(state, static_cast<double>(items_total) * static_cast<double>(state.iterations()));
-}
 
 template <class C>
 void fiber_throughput(benchmark::State& state, C& c) {
@@ -164,7 +128,7 @@ void fiber_throughput(benchmark::State& state, C& c) {
 
 void BM_greenring_channel_throughput(benchmark::State& state) {
   greenring::channel<long> ch;
-  greenring_throughput(state, ch);
+  bench::greenring_throughput(state, ch, items_total);
 }
 
 void BM_fiber_unbuffered_channel_throughput(benchmark::State& state) {
@@ -174,7 +138,7 @@ void BM_fiber_unbuffered_channel_throughput(benchmark::State& state) {
 
 void BM_greenring_queue_1024_throughput(benchmark::State& state) {
   greenring::queue<long> q(1024);
-  greenring_throughput(state, q);
+  bench::greenring_throughput(state, q, items_total);
 }
 
 // Boost's buffered_channel holds capacity - 1 items (a power of two).
@@ -185,22 +149,7 @@ void BM_fiber_buffered_channel_1024_throughput(benchmark::State& state) {
 
 // ---- mutex ----
 
-void BM_greenring_mutex_contended(benchmark::State& state) {
-  greenring::lock m;
-  long ops = 0;
-  for (auto _ : state) {
-    auto worker = [&] {
-      for (int i = 0; i < locks_per_worker; ++i) {
-        std::lock_guard g(m);
-        ++ops;
-        greenring::yield();
-      }
-    };
-    auto a = greenring::spawn(worker), b = greenring::spawn(worker);
-    greenring::joinall({a, b});
-  }
-  per(state, "ns_per_lock", static_cast<double>(ops));
-}
+void BM_greenring_mutex_contended(benchmark::State& state) { bench::greenring_lock_contended(state, locks_per_worker); }
 
 void BM_fiber_mutex_contended(benchmark::State& state) {
   fibers::mutex m;

@@ -1,5 +1,7 @@
 // Spawn + run + join of empty tasks, beside std::thread create + join.
 // Counter "ns_per_task": wall time per task (or per thread).
+#include "greenring_work.hpp"
+
 #include <greenring/greenring.hpp>
 
 #include <benchmark/benchmark.h>
@@ -15,17 +17,7 @@ void per_task(benchmark::State& state, double n) {
 
 // Spawn a batch, then join every task: the tasks run one after another on
 // pooled stacks while the spawner waits.
-void BM_greenring_spawn_join(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  std::vector<greenring::task<void>> ts;
-  ts.reserve(n);
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < n; ++i) ts.push_back(greenring::spawn([] {}));
-    for (auto& t : ts) t.join();
-    ts.clear();
-  }
-  per_task(state, static_cast<double>(state.iterations() * n));
-}
+void BM_greenring_spawn_join(benchmark::State& state) { bench::greenring_spawn_join(state); }
 BENCHMARK(BM_greenring_spawn_join)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // One at a time: spawn, then join at once.

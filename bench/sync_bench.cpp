@@ -7,6 +7,8 @@
 //   lock / unlock       uncontended, and two workers contending
 // Baseline: std::mutex + std::condition_variable (and std::mutex for the
 // locks), in the same program.
+#include "greenring_work.hpp"
+
 #include <greenring/greenring.hpp>
 
 #include <benchmark/benchmark.h>
@@ -85,20 +87,7 @@ class blocking_channel {
   unsigned long offered_ = 0, taken_ = 0;
 };
 
-void BM_greenring_queue_pingpong(benchmark::State& state) {
-  greenring::queue<long> ping, pong;
-  auto echo = greenring::spawn([&] {
-    for (;;) pong.put(ping.get());
-  });
-  long n = 0;
-  for (auto _ : state) {
-    ping.put(n);
-    benchmark::DoNotOptimize(n = pong.get());
-  }
-  echo.kill();
-  state.counters["ns_per_round_trip"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
+void BM_greenring_queue_pingpong(benchmark::State& state) { bench::greenring_queue_pingpong(state); }
 
 void BM_threads_queue_pingpong(benchmark::State& state) {
   blocking_queue<long> ping, pong;
@@ -120,29 +109,14 @@ void BM_threads_queue_pingpong(benchmark::State& state) {
                                                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-template <class Q>
-void greenring_throughput(benchmark::State& state, Q& q) {
-  for (auto _ : state) {
-    auto consumer = greenring::spawn([&] {
-      long sum = 0;
-      for (long i = 0; i < items_total; ++i) sum += q.get();
-      return sum;
-    });
-    for (long i = 0; i < items_total; ++i) q.put(i);
-    benchmark::DoNotOptimize(consumer.get());
-  }
-  state.counters["items_per_s"] =
-      benchmark::Counter(static_cast<double>(items_total) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-}
-
 void BM_greenring_channel_throughput(benchmark::State& state) {
   greenring::channel<long> ch;
-  greenring_throughput(state, ch);
+  bench::greenring_throughput(state, ch, items_total);
 }
 
 void BM_greenring_queue_throughput(benchmark::State& state) {
   greenring::queue<long> q(static_cast<std::size_t>(state.range(0)));
-  greenring_throughput(state, q);
+  bench::greenring_throughput(state, q, items_total);
 }
 
 template <class Q>
@@ -191,23 +165,7 @@ void BM_std_mutex_uncontended(benchmark::State& state) {
 
 // Two workers take turns: each holds the lock across a switch point, so
 // the other always finds it taken.
-void BM_greenring_lock_contended(benchmark::State& state) {
-  greenring::lock m;
-  long ops = 0;
-  for (auto _ : state) {
-    auto worker = [&] {
-      for (int i = 0; i < 100000; ++i) {
-        std::lock_guard g(m);
-        ++ops;
-        greenring::yield();
-      }
-    };
-    auto a = greenring::spawn(worker), b = greenring::spawn(worker);
-    greenring::joinall({a, b});
-  }
-  state.counters["ns_per_lock"] =
-      benchmark::Counter(static_cast<double>(ops), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
+void BM_greenring_lock_contended(benchmark::State& state) { bench::greenring_lock_contended(state, 100000); }
 
 void BM_threads_mutex_contended(benchmark::State& state) {
   std::mutex m;
