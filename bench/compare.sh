@@ -39,7 +39,7 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
             if k in b:
                 vals.setdefault((b["run_name"], k), []).append(
                     b[k] * (1e9 if k in ("ns_per_switch", "ns_per_task", "ns_per_round_trip", "ns_per_lock") else 1))
-        if b["run_name"].startswith("BM_echo_duel/"):  # counters named after the two servers
+        if b["run_name"].startswith(("BM_echo_duel/", "BM_http_duel/")):  # counters named after the two servers
             for k, v in b.items():
                 if k.endswith(("_req_per_s", "_cpu_us_per_req", "_p99_us")):
                     vals.setdefault((b["run_name"], k), []).append(v)
@@ -151,6 +151,13 @@ for size in ("1024", "64"):
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
                      (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
+for size in ("1024", "64"):  # both servers on CPU 0 at once, a wrk each on CPU 1 (BM_http_duel)
+    d = f"BM_http_duel/greenring_vs_nginx/{size}/iterations:1/real_time"
+    rows.append((f"HTTP head to head, {size} B body vs nginx (1 worker): requests/s", (d, "greenring_req_per_s"),
+                 (d, "nginx_req_per_s")))
+    higher.append(rows[-1][0])
+    rows.append((f"HTTP head to head, {size} B body vs nginx (1 worker): server CPU us/request",
+                 (d, "greenring_cpu_us_per_req"), (d, "nginx_cpu_us_per_req")))
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
                   ("client peak private memory (MiB)", "peak_anon_mib"), ("client CPU (ms)", "cpu_ms")):
     for g, gname in (("greenring", "bodies in memory"), ("greenring_streamed", "bodies counted")):

@@ -6,6 +6,9 @@
 //              smallest correct keep-alive loop (the threads baseline)
 //   nginx      one worker process (master_process off), the config in
 //              bench/nginx.conf, the body inlined with `return 200`
+// BM_http_duel/greenring_vs_nginx: greenring and nginx at once, both on
+// CPU 0, each under its own wrk on CPU 1 (a head-to-head run: counters
+// named after each server, and their ratio).
 // Bodies of 1 KiB (the issue's case) and 64 bytes (PhotonLibOS's figure on
 // this machine was measured with 64). Each run: 2 s of warm-up, then
 // HTTP_BENCH_SECONDS (default 10) measured. Counters: requests/s, p50/p99
@@ -210,6 +213,35 @@ double seconds() {
   return s > 0 ? s : 10;
 }
 
+struct wrk_result {
+  double rps = 0, requests = 0, p50_us = 0, p99_us = 0;
+  std::string error;  // empty when wrk measured cleanly
+};
+
+wrk_result parse_wrk(const std::string& out) {
+  wrk_result r;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) r.rps = std::atof(m[1].str().c_str());
+  if (std::regex_search(out, m, std::regex(R"(([0-9]+) requests in)"))) r.requests = std::atof(m[1].str().c_str());
+  if (std::regex_search(out, m, std::regex(R"(50%\s+([0-9.]+)(us|ms|s))"))) r.p50_us = to_us(m[1], m[2]);
+  if (std::regex_search(out, m, std::regex(R"(99%\s+([0-9.]+)(us|ms|s))"))) r.p99_us = to_us(m[1], m[2]);
+  if (r.rps <= 0) r.error = "wrk reported nothing: " + out;
+  else if (out.find("Non-2xx") != std::string::npos || out.find("Socket errors") != std::string::npos)
+    r.error = "wrk saw errors: " + out;
+  return r;
+}
+
+void stop_server(const server_proc& s, bool peer) {
+  if (peer) ::kill(-s.pid, SIGKILL);
+  ::kill(s.pid, SIGKILL);
+  ::waitpid(s.pid, nullptr, 0);
+  if (!s.cleanup.empty()) std::filesystem::remove_all(s.cleanup);
+}
+
+const std::string wrk_cmd = "taskset -c 1 wrk -t1 -c100 ";
+std::string url_of(const server_proc& s) { return "http://127.0.0.1:" + std::to_string(s.port) + "/"; }
+std::string measured_run() { return "--latency -d" + std::to_string(static_cast<int>(seconds())) + "s "; }
+
 void BM_http(benchmark::State& state, int kind, const std::string& peer_cmd = {}) {
   const auto body_size = static_cast<std::size_t>(state.range(0));
   if (!have("wrk")) return state.SkipWithError("wrk is not installed (apt-get install wrk)");
@@ -217,27 +249,62 @@ void BM_http(benchmark::State& state, int kind, const std::string& peer_cmd = {}
   for (auto _ : state) {
     server_proc s = peer_cmd.empty() ? start_server(kind, body_size) : start_peer(peer_cmd, body_size);
     if (s.pid < 0) return state.SkipWithError("the server did not start");
-    const std::string url = "http://127.0.0.1:" + std::to_string(s.port) + "/";
-    const std::string wrk = "taskset -c 1 wrk -t1 -c100 ";
-    run(wrk + "-d2s " + url);  // warm-up
+    run(wrk_cmd + "-d2s " + url_of(s));  // warm-up
     const double cpu0 = cpu_ns(s.pid);
-    const std::string out = run(wrk + "--latency -d" + std::to_string(static_cast<int>(seconds())) + "s " + url);
+    const std::string out = run(wrk_cmd + measured_run() + url_of(s));
     const double cpu = cpu_ns(s.pid) - cpu0;
-    if (!peer_cmd.empty()) ::kill(-s.pid, SIGKILL);
-    ::kill(s.pid, SIGKILL);
-    ::waitpid(s.pid, nullptr, 0);
-    if (!s.cleanup.empty()) std::filesystem::remove_all(s.cleanup);
-    std::smatch m;
-    double rps = 0, requests = 0;
-    if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) rps = std::atof(m[1].str().c_str());
-    if (std::regex_search(out, m, std::regex(R"(([0-9]+) requests in)"))) requests = std::atof(m[1].str().c_str());
-    if (std::regex_search(out, m, std::regex(R"(50%\s+([0-9.]+)(us|ms|s))"))) state.counters["p50_us"] = to_us(m[1], m[2]);
-    if (std::regex_search(out, m, std::regex(R"(99%\s+([0-9.]+)(us|ms|s))"))) state.counters["p99_us"] = to_us(m[1], m[2]);
-    state.counters["req_per_s"] = rps;
-    state.counters["server_cpu_us_per_req"] = requests > 0 ? cpu / 1000.0 / requests : 0;
-    if (rps <= 0) return state.SkipWithError(("wrk reported nothing: " + out).c_str());
-    if (out.find("Non-2xx") != std::string::npos || out.find("Socket errors") != std::string::npos)
-      return state.SkipWithError(("wrk saw errors: " + out).c_str());
+    stop_server(s, !peer_cmd.empty());
+    const wrk_result r = parse_wrk(out);
+    state.counters["p50_us"] = r.p50_us;
+    state.counters["p99_us"] = r.p99_us;
+    state.counters["req_per_s"] = r.rps;
+    state.counters["server_cpu_us_per_req"] = r.requests > 0 ? cpu / 1000.0 / r.requests : 0;
+    if (!r.error.empty()) return state.SkipWithError(r.error.c_str());
+  }
+}
+
+// Head to head: greenring and nginx both on CPU 0 at once, each under its
+// own wrk (both on CPU 1), so that they share the cores under the same load
+// at the same time; the ratio is then free of the host's drift between
+// back-to-back runs (see echo_bench's BM_echo_duel).
+void BM_http_duel(benchmark::State& state) {
+  const auto body_size = static_cast<std::size_t>(state.range(0));
+  if (!have("wrk")) return state.SkipWithError("wrk is not installed (apt-get install wrk)");
+  if (!have("nginx")) return state.SkipWithError("nginx is not installed (apt-get install nginx-light)");
+  for (auto _ : state) {
+    const server_proc g = start_server(0, body_size);
+    const server_proc n = start_server(2, body_size);
+    if (g.pid < 0 || n.pid < 0) {
+      if (g.pid > 0) stop_server(g, false);
+      if (n.pid > 0) stop_server(n, false);
+      return state.SkipWithError("a server did not start");
+    }
+    auto both = [&](const std::string& args, std::string outs[2]) {
+      FILE* p[2] = {::popen((wrk_cmd + args + url_of(g)).c_str(), "r"), ::popen((wrk_cmd + args + url_of(n)).c_str(), "r")};
+      for (int i = 0; i < 2; ++i) {
+        if (!p[i]) continue;
+        char buf[4096];
+        while (std::size_t k = std::fread(buf, 1, sizeof buf, p[i])) outs[i].append(buf, k);
+        ::pclose(p[i]);
+      }
+    };
+    std::string warm[2], out[2];
+    both("-d2s ", warm);
+    const double cg0 = cpu_ns(g.pid), cn0 = cpu_ns(n.pid);
+    both(measured_run(), out);
+    const double cg = cpu_ns(g.pid) - cg0, cn = cpu_ns(n.pid) - cn0;
+    stop_server(g, false);
+    stop_server(n, false);
+    const wrk_result rg = parse_wrk(out[0]), rn = parse_wrk(out[1]);
+    state.counters["greenring_req_per_s"] = rg.rps;
+    state.counters["nginx_req_per_s"] = rn.rps;
+    state.counters["greenring_vs_nginx"] = rn.rps > 0 ? rg.rps / rn.rps : 0;
+    state.counters["greenring_cpu_us_per_req"] = rg.requests > 0 ? cg / 1000.0 / rg.requests : 0;
+    state.counters["nginx_cpu_us_per_req"] = rn.requests > 0 ? cn / 1000.0 / rn.requests : 0;
+    state.counters["greenring_p99_us"] = rg.p99_us;
+    state.counters["nginx_p99_us"] = rn.p99_us;
+    if (!rg.error.empty()) return state.SkipWithError(("greenring: " + rg.error).c_str());
+    if (!rn.error.empty()) return state.SkipWithError(("nginx: " + rn.error).c_str());
   }
 }
 
@@ -246,6 +313,7 @@ void BM_http(benchmark::State& state, int kind, const std::string& peer_cmd = {}
 BENCHMARK_CAPTURE(BM_http, greenring, 0)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_http, threads, 1)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_http, nginx, 2)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_http_duel)->Name("BM_http_duel/greenring_vs_nginx")->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 int main(int argc, char** argv) {
   // HTTP_BENCH_PEERS="name=command;name=command": BM_http/peer_NAME/1024, /64.
