@@ -134,13 +134,15 @@ for n in ("100", "1000"):
         rows.append((f"echo {n} conns vs {bname}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"echo {n} conns vs {bname}: server CPU us/request", (g, "server_cpu_us_per_req"),
                      (b, "server_cpu_us_per_req")))
-for n in ("100", "1000"):  # both servers on CPU 0 at once (BM_echo_duel)
-    d = f"BM_echo_duel/greenring_vs_uring/{n}/iterations:1/real_time"
-    rows.append((f"echo head to head, {n} conns each vs raw liburing: requests/s", (d, "greenring_req_per_s"),
-                 (d, "uring_req_per_s")))
-    higher.append(rows[-1][0])
-    rows.append((f"echo head to head, {n} conns each vs raw liburing: server CPU us/request",
-                 (d, "greenring_cpu_us_per_req"), (d, "uring_cpu_us_per_req")))
+def duel_rows(bench, other, label, args, what):
+    """Head-to-head rows: greenring and `other` on CPU 0 at once (BM_*_duel)."""
+    for a in args:
+        d = f"{bench}/greenring_vs_{other}/{a}/iterations:1/real_time"
+        rows.append((f"{what(a)} vs {label}: requests/s", (d, "greenring_req_per_s"), (d, f"{other}_req_per_s")))
+        higher.append(rows[-1][0])
+        rows.append((f"{what(a)} vs {label}: server CPU us/request",
+                     (d, "greenring_cpu_us_per_req"), (d, f"{other}_cpu_us_per_req")))
+duel_rows("BM_echo_duel", "uring", "raw liburing", ("100", "1000"), lambda n: f"echo head to head, {n} conns each")
 for size in ("1024", "64"):
     g = f"BM_http/greenring/{size}/iterations:1/real_time"
     for base, label in [("threads", "threads"), ("nginx", "nginx (1 worker)")] + [
@@ -151,13 +153,8 @@ for size in ("1024", "64"):
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
         rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
                      (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
-for size in ("1024", "64"):  # both servers on CPU 0 at once, a wrk each on CPU 1 (BM_http_duel)
-    d = f"BM_http_duel/greenring_vs_nginx/{size}/iterations:1/real_time"
-    rows.append((f"HTTP head to head, {size} B body vs nginx (1 worker): requests/s", (d, "greenring_req_per_s"),
-                 (d, "nginx_req_per_s")))
-    higher.append(rows[-1][0])
-    rows.append((f"HTTP head to head, {size} B body vs nginx (1 worker): server CPU us/request",
-                 (d, "greenring_cpu_us_per_req"), (d, "nginx_cpu_us_per_req")))
+duel_rows("BM_http_duel", "nginx", "nginx (1 worker)", ("1024", "64"),  # a wrk each, on CPU 1
+          lambda size: f"HTTP head to head, {size} B body")
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
                   ("client peak private memory (MiB)", "peak_anon_mib"), ("client CPU (ms)", "cpu_ms")):
     for g, gname in (("greenring", "bodies in memory"), ("greenring_streamed", "bodies counted")):
