@@ -23,8 +23,11 @@
 #include <array>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -323,7 +326,7 @@ struct soak {
   failures fail;
   std::array<std::size_t, kinds> checked{};
   std::size_t tls_fetches = 0, killed_fetches = 0, cancelled_fetches = 0, victim_fetches = 0;
-  std::size_t queue_items = 0, pool_jobs = 0, echo_bytes = 0;
+  std::size_t queue_items = 0, pool_jobs = 0, echo_bytes = 0, ticks = 0;
 };
 
 std::size_t body_size(std::mt19937& rng) {
@@ -483,6 +486,65 @@ void pool_round(soak& st, gr::threadpool& pool, std::mt19937& rng) {
 }
 
 // An echo connection: random messages back byte for byte.
+// Tasks that take ticks from one ticker and then read or write under one
+// rwlock, some killed at random: no tick may be taken twice or off the
+// grid, no reader may overlap a writer, and the wait_group that counts the
+// tasks (done() on every way out) must reach zero with the lock free.
+void ticker_round(soak& st, std::mt19937& rng) {
+  const auto period = std::chrono::microseconds(100 + rng() % 200);
+  gr::ticker tick(period);
+  gr::rwlock rw;
+  int readers_in = 0;
+  bool writer_in = false;
+  std::set<clk::time_point> seen;
+  gr::wait_group wg;
+  std::vector<gr::task<void>> ts;
+  for (int i = 0; i < 8; ++i) {
+    wg.add();
+    ts.push_back(gr::spawn([&, i] {
+      struct done_on_exit {
+        gr::wait_group& wg;
+        ~done_on_exit() { wg.done(); }
+      } done{wg};
+      for (int j = 0; j < 10; ++j) {
+        const auto due = tick.tick();
+        if (!seen.insert(due).second) st.fail.add("ticker: a tick taken twice");
+        if ((due - *seen.begin()) % period != clk::duration::zero()) st.fail.add("ticker: a tick off the grid");
+        ++st.ticks;
+        if (i % 4 == 0) {
+          std::unique_lock l(rw);
+          if (readers_in || writer_in) st.fail.add("rwlock: a writer got in beside others");
+          writer_in = true;
+          struct out {
+            bool& b;
+            ~out() { b = false; }
+          } leave{writer_in};
+          gr::yield();
+        } else {
+          std::shared_lock l(rw);
+          if (writer_in) st.fail.add("rwlock: a reader got in beside a writer");
+          ++readers_in;
+          struct out {
+            int& n;
+            ~out() { --n; }
+          } leave{readers_in};
+          gr::yield();
+        }
+      }
+    }));
+  }
+  for (int k = 0; k < 3; ++k) {
+    gr::sleep(std::chrono::microseconds(rng() % 1500));
+    ts[rng() % ts.size()].kill();
+  }
+  if (!wg.wait(30s)) {
+    st.fail.add("wait_group: the ticker round did not end");
+    gr::killall(ts);
+  }
+  gr::joinall(ts);
+  if (readers_in || writer_in || rw.locked()) st.fail.add("rwlock: held after every task ended");
+}
+
 void echo_round(soak& st, std::mt19937& rng) {
   auto s = gr::tcp_stream::connect(st.echo.local());
   for (int i = 0; i < 10; ++i) {
@@ -534,12 +596,14 @@ TEST_F(Soak, EverythingAtOnceLeavesNothingBehind) {
       }
     });
 
-    // Queues, thread-pool waiters and echo connections, round after round.
+    // Queues, thread-pool waiters, tickers with rwlocks and echo connections,
+    // round after round.
     auto churn = gr::spawn([&] {
       std::mt19937 rng(seed + 7);
       do {
         queue_round(st, rng);
         pool_round(st, pool, rng);
+        ticker_round(st, rng);
         echo_round(st, rng);
       } while (clk::now() < deadline);
     });
@@ -561,9 +625,9 @@ TEST_F(Soak, EverythingAtOnceLeavesNothingBehind) {
     std::printf("soak: %zu failures; checked fetches per kind:", st.fail.count);
     for (std::size_t i = 0; i < kinds; ++i) std::printf(" %s %zu", kind_names[i], st.checked[i]);
     std::printf("\nsoak: %zu of the checked fetches over TLS; victims %zu done, %zu killed, %zu cancelled; "
-                "%zu queue items, %zu pool jobs, %zu echo bytes\n",
+                "%zu queue items, %zu pool jobs, %zu ticks, %zu echo bytes\n",
                 st.tls_fetches, st.victim_fetches, st.killed_fetches, st.cancelled_fetches, st.queue_items, st.pool_jobs,
-                st.echo_bytes);
+                st.ticks, st.echo_bytes);
     EXPECT_EQ(st.fail.count, 0u);
     // Every kind was checked at least once per worker (a round is whole).
     for (std::size_t i = 0; i < kinds; ++i) EXPECT_GE(st.checked[i], static_cast<std::size_t>(workers)) << kind_names[i];
