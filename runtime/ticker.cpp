@@ -11,26 +11,17 @@
 
 namespace greenring {
 
-namespace {
-
 using time_point = ticker::time_point;
-
-// `t + d`, saturating at time_point::max().
-time_point add(time_point t, duration d) noexcept {
-  return d >= time_point::max() - t ? time_point::max() : t + d;
-}
-
-}  // namespace
 
 ticker::ticker(duration period) {
   timer_.fire = &on_due;
   timer_.ctx = this;
-  start(period);
+  reset(period);
 }
 
 ticker::~ticker() { stop(); }
 
-void ticker::start(duration period) {
+void ticker::reset(duration period) {
   if (period <= duration::zero()) throw std::invalid_argument("greenring::ticker: the period must be positive");
   detail::timer_cancel(timer_);
   period_ = period;
@@ -40,8 +31,6 @@ void ticker::start(duration period) {
   next_ = detail::deadline_after(period);
   if (next_ != time_point::max()) detail::timer_arm(timer_, next_);
 }
-
-void ticker::reset(duration period) { start(period); }
 
 void ticker::stop() noexcept {
   detail::timer_cancel(timer_);
@@ -57,11 +46,11 @@ void ticker::on_due(detail::timer_node* t) noexcept {
   // The next due time after now: ticks the hub was too busy to fire on
   // time are skipped, not fired in a burst.
   const time_point now = detail::clock::now();
-  time_point next = add(due, k->period_);
+  time_point next = detail::time_after(due, k->period_);
   if (next <= now) {
     const auto behind = static_cast<std::uint64_t>((now - due) / k->period_);
     k->missed_ += behind;
-    next = add(due, k->period_ * static_cast<duration::rep>(behind + 1));
+    next = detail::time_after(due, k->period_ * static_cast<duration::rep>(behind + 1));
   }
   k->next_ = next;
   if (next != time_point::max()) detail::timer_arm(k->timer_, next);

@@ -16,9 +16,7 @@ namespace detail {
 
 clock::time_point deadline_after(clock::duration d) noexcept {
   const auto now = clock::now();
-  if (d >= clock::time_point::max() - now) return clock::time_point::max();
-  if (d <= clock::duration::zero()) return now;
-  return now + d;
+  return d <= clock::duration::zero() ? now : time_after(now, d);
 }
 
 void timer_arm(timer_node& t, clock::time_point when) { hub::get().arm(t, when); }

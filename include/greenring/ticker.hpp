@@ -78,7 +78,6 @@ class ticker {
  private:
   static void on_due(detail::timer_node* t) noexcept;
   void deliver(time_point due) noexcept;
-  void start(duration period);
 
   detail::timer_node timer_;
   duration period_{};

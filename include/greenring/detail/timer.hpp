@@ -25,6 +25,10 @@ struct timer_node {
   bool armed() const noexcept { return index != npos; }
 };
 
+/// t + d for d >= 0, saturating at time_point::max().
+inline clock::time_point time_after(clock::time_point t, clock::duration d) noexcept {
+  return d >= clock::time_point::max() - t ? clock::time_point::max() : t + d;
+}
 /// now + d, saturating at time_point::max() (so `forever` never overflows).
 clock::time_point deadline_after(clock::duration d) noexcept;
 
