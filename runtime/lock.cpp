@@ -21,14 +21,6 @@ bool semaphore::acquire_slow(duration timeout) {
   return n.granted;
 }
 
-bool semaphore::try_acquire() noexcept {
-  if (count_ > 0 && waiters_.empty()) {
-    --count_;
-    return true;
-  }
-  return false;
-}
-
 void semaphore::release_slow() {
   if (detail::wait_node* w = waiters_.front()) {
     w->granted = true;

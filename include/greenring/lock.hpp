@@ -32,19 +32,18 @@ class semaphore {
 
   /// Takes a permit, waiting up to `timeout` for one; returns false on
   /// timeout. Throws what cancels the caller (and then holds no permit).
-  bool acquire(duration timeout = forever) {
-    if (count_ > 0 && waiters_.empty()) {  // the uncontended case, inline
-      --count_;
-      return true;
-    }
-    return acquire_slow(timeout);
-  }
+  bool acquire(duration timeout = forever) { return try_acquire() || acquire_slow(timeout); }
   template <class Rep, class Period>
   bool acquire(std::chrono::duration<Rep, Period> d) {
     return acquire(detail::to_duration(d));
   }
-  /// Takes a permit if one is free and nobody waits; never blocks.
-  bool try_acquire() noexcept;
+  /// Takes a permit if one is free and nobody waits; never blocks. Inline:
+  /// acquire()'s uncontended case.
+  bool try_acquire() noexcept {
+    if (count_ == 0 || !waiters_.empty()) return false;
+    --count_;
+    return true;
+  }
   /// Returns a permit: to the longest waiter, or to the counter.
   void release() {
     if (waiters_.empty() && count_ < limit_) {  // nobody to wake, inline
