@@ -28,10 +28,8 @@ constexpr long items_total = 2'000'000;
 constexpr int yields_per_task = 100'000;
 constexpr int locks_per_worker = 100'000;
 
+using bench::items_rate;
 using bench::per;
-void rate(benchmark::State& state, double n) {
-  state.counters["items_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
-}
 
 // ---- yield ----
 
@@ -123,7 +121,7 @@ void fiber_throughput(benchmark::State& state, C& c) {
     consumer.join();
     benchmark::DoNotOptimize(sum);
   }
-  rate(state, static_cast<double>(items_total) * static_cast<double>(state.iterations()));
+  items_rate(state, static_cast<double>(items_total) * static_cast<double>(state.iterations()));
 }
 
 void BM_greenring_channel_throughput(benchmark::State& state) {

@@ -19,6 +19,11 @@ inline void per(benchmark::State& state, const char* name, double n) {
   state.counters[name] = benchmark::Counter(n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+/// Sets counter items_per_s to `n` items over the run.
+inline void items_rate(benchmark::State& state, double n) {
+  state.counters["items_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
+}
+
 /// One item there and back between two tasks through two queues.
 inline void greenring_queue_pingpong(benchmark::State& state) {
   greenring::queue<long> ping, pong;
@@ -47,8 +52,7 @@ void greenring_throughput(benchmark::State& state, Q& q, long items) {
     for (long i = 0; i < items; ++i) q.put(i);
     benchmark::DoNotOptimize(consumer.get());
   }
-  state.counters["items_per_s"] =
-      benchmark::Counter(static_cast<double>(items) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  items_rate(state, static_cast<double>(items) * static_cast<double>(state.iterations()));
 }
 
 /// Spawns a batch of range(0) empty tasks, then joins each: they run one

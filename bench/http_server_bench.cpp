@@ -39,6 +39,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -188,15 +189,20 @@ server_proc start_server(int kind, std::size_t body_size) {
   return s;
 }
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+// Runs the commands at once; returns each one's stdout.
+std::vector<std::string> run_all(const std::vector<std::string>& cmds) {
+  std::vector<FILE*> ps;
+  for (const auto& c : cmds) ps.push_back(::popen(c.c_str(), "r"));
+  std::vector<std::string> outs(cmds.size());
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    if (!ps[i]) continue;
     char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    ::pclose(p);
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, ps[i])) outs[i].append(buf, n);
+    ::pclose(ps[i]);
   }
-  return out;
+  return outs;
 }
+std::string run(const std::string& cmd) { return run_all({cmd})[0]; }
 
 // wrk prints latencies as 812.00us, 1.20ms, 2.00s.
 double to_us(const std::string& v, const std::string& unit) {
@@ -279,19 +285,12 @@ void BM_http_duel(benchmark::State& state) {
       if (n.pid > 0) stop_server(n, false);
       return state.SkipWithError("a server did not start");
     }
-    auto both = [&](const std::string& args, std::string outs[2]) {
-      FILE* p[2] = {::popen((wrk_cmd + args + url_of(g)).c_str(), "r"), ::popen((wrk_cmd + args + url_of(n)).c_str(), "r")};
-      for (int i = 0; i < 2; ++i) {
-        if (!p[i]) continue;
-        char buf[4096];
-        while (std::size_t k = std::fread(buf, 1, sizeof buf, p[i])) outs[i].append(buf, k);
-        ::pclose(p[i]);
-      }
+    auto both = [&](const std::string& args) {
+      return run_all({wrk_cmd + args + url_of(g), wrk_cmd + args + url_of(n)});
     };
-    std::string warm[2], out[2];
-    both("-d2s ", warm);
+    both("-d2s ");  // warm-up
     const double cg0 = cpu_ns(g.pid), cn0 = cpu_ns(n.pid);
-    both(measured_run(), out);
+    const std::vector<std::string> out = both(measured_run());
     const double cg = cpu_ns(g.pid) - cg0, cn = cpu_ns(n.pid) - cn0;
     stop_server(g, false);
     stop_server(n, false);
