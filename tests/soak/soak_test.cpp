@@ -485,7 +485,13 @@ void pool_round(soak& st, gr::threadpool& pool, std::mt19937& rng) {
   gr::joinall(waiters);
 }
 
-// An echo connection: random messages back byte for byte.
+// Runs `f` however the scope is left (a kill unwinds through it).
+template <class F>
+struct on_exit {
+  F f;
+  ~on_exit() { f(); }
+};
+
 // Tasks that take ticks from one ticker and then read or write under one
 // rwlock, some killed at random: no tick may be taken twice or off the
 // grid, no reader may overlap a writer, and the wait_group that counts the
@@ -502,10 +508,7 @@ void ticker_round(soak& st, std::mt19937& rng) {
   for (int i = 0; i < 8; ++i) {
     wg.add();
     ts.push_back(gr::spawn([&, i] {
-      struct done_on_exit {
-        gr::wait_group& wg;
-        ~done_on_exit() { wg.done(); }
-      } done{wg};
+      on_exit done{[&] { wg.done(); }};
       for (int j = 0; j < 10; ++j) {
         const auto due = tick.tick();
         if (!seen.insert(due).second) st.fail.add("ticker: a tick taken twice");
@@ -515,19 +518,13 @@ void ticker_round(soak& st, std::mt19937& rng) {
           std::unique_lock l(rw);
           if (readers_in || writer_in) st.fail.add("rwlock: a writer got in beside others");
           writer_in = true;
-          struct out {
-            bool& b;
-            ~out() { b = false; }
-          } leave{writer_in};
+          on_exit leave{[&] { writer_in = false; }};
           gr::yield();
         } else {
           std::shared_lock l(rw);
           if (writer_in) st.fail.add("rwlock: a reader got in beside a writer");
           ++readers_in;
-          struct out {
-            int& n;
-            ~out() { --n; }
-          } leave{readers_in};
+          on_exit leave{[&] { --readers_in; }};
           gr::yield();
         }
       }
@@ -545,6 +542,7 @@ void ticker_round(soak& st, std::mt19937& rng) {
   if (readers_in || writer_in || rw.locked()) st.fail.add("rwlock: held after every task ended");
 }
 
+// An echo connection: random messages back byte for byte.
 void echo_round(soak& st, std::mt19937& rng) {
   auto s = gr::tcp_stream::connect(st.echo.local());
   for (int i = 0; i < 10; ++i) {
