@@ -491,6 +491,9 @@ struct on_exit {
   F f;
   ~on_exit() { f(); }
 };
+// Clang 14 does not deduce an aggregate's template arguments by itself.
+template <class F>
+on_exit(F) -> on_exit<F>;
 
 // Tasks that take ticks from one ticker and then read or write under one
 // rwlock, some killed at random: no tick may be taken twice or off the
