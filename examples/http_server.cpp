@@ -1,4 +1,4 @@
-// http_server [--tls CA_FILE] [--root DIR] [PORT]: gevent's WSGIServer "hello world",
+// http_server [--tls CA_FILE] [--root DIR] [--threads N] [PORT]: gevent's WSGIServer "hello world",
 // for pointing real clients (curl, wrk, a browser) at greenring's HTTP
 // server. A task per connection, keep-alive; SIGINT/SIGTERM stops
 // accepting, lets requests in progress finish (up to 5 s), then exits 0.
@@ -13,12 +13,17 @@
 // Other methods than GET and HEAD get 405 elsewhere.
 //   /file/NAME   with --root DIR: the file DIR/NAME (a plain name: no '/',
 //                no leading '.'), sent with sendfile's zero-copy splice
+// --threads N serves on N hubs, a thread each (0: one per CPU), each with
+// its own SO_REUSEPORT listener of the one port (nginx's worker processes,
+// Go's net/http on every core).
 #include <greenring/greenring.hpp>
 
+#include <atomic>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -75,9 +80,10 @@ greenring::http::reply handle(const greenring::http::request& r) {
 
 int main(int argc, char** argv) {
   long port = 8088;
+  unsigned long threads = 1;
   std::string ca_file;
   auto usage = [&] {
-    std::fprintf(stderr, "usage: %s [--tls CA_FILE] [--root DIR] [PORT]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--tls CA_FILE] [--root DIR] [--threads N] [PORT]\n", argv[0]);
     return 2;
   };
   int i = 1;
@@ -85,7 +91,9 @@ int main(int argc, char** argv) {
     const std::string_view opt = argv[i];
     if (opt == "--tls") ca_file = argv[i + 1];
     else if (opt == "--root") root = argv[i + 1];
-    else return usage();
+    else if (opt == "--threads") {
+      if (!number_after(argv[i + 1], "", 1024, threads)) return usage();
+    } else return usage();
   }
   if (i < argc) {
     char* end = nullptr;
@@ -101,19 +109,34 @@ int main(int argc, char** argv) {
     so.tls_key_pem = leaf.key_pem;
     greenring::write_file(ca_file, ca.cert_pem);
   }
-  greenring::http::server server(greenring::address::ip("127.0.0.1", static_cast<std::uint16_t>(port)), handle, so);
-  std::printf("serving on %s://%s/ (Ctrl-C stops it)\n", ca_file.empty() ? "http" : "https",
-              server.local().to_string().c_str());
+  const std::size_t hubs = threads == 0 ? greenring::default_hub_count() : threads;
+  so.reuse_port = hubs > 1;
+  // Hub 0's server is made here, so that the others can share its port
+  // when PORT is 0.
+  greenring::http::server first(greenring::address::ip("127.0.0.1", static_cast<std::uint16_t>(port)), handle, so);
+  const greenring::address at = first.local();
+  std::printf("serving on %s://%s/ with %zu hub%s (Ctrl-C stops it)\n", ca_file.empty() ? "http" : "https",
+              at.to_string().c_str(), hubs, hubs == 1 ? "" : "s");
   if (!ca_file.empty()) std::printf("CA certificate in %s\n", ca_file.c_str());
   std::fflush(stdout);
-  auto stopper = greenring::spawn([&server] {
-    int sig = greenring::wait_signal({SIGINT, SIGTERM});
-    std::printf("%s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  greenring::shared_event stop;
+  std::atomic<unsigned long long> requests{0}, connections{0};
+  greenring::run_hubs(hubs, [&](std::size_t h) {
+    std::optional<greenring::http::server> own;
+    greenring::http::server& server = h == 0 ? first : own.emplace(at, handle, so);
+    server.start();
+    if (h == 0)
+      greenring::spawn([&] {
+        int sig = greenring::wait_signal({SIGINT, SIGTERM});
+        std::printf("%s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        std::fflush(stdout);
+        stop.set();
+      });
+    stop.wait();
     server.stop(5s);
+    requests += server.requests_served();
+    connections += server.connections_accepted();
   });
-  server.serve_forever();
-  stopper.join();
-  std::printf("served %llu requests on %llu connections\n", static_cast<unsigned long long>(server.requests_served()),
-              static_cast<unsigned long long>(server.connections_accepted()));
+  std::printf("served %llu requests on %llu connections\n", requests.load(), connections.load());
   return 0;
 }

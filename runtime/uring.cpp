@@ -5,6 +5,8 @@
 // and EBUSY from io_uring_enter are retried here and never reach users.
 #include "detail/uring.hpp"
 
+#include <greenring/detail/sanitizer.hpp>
+
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -37,7 +39,7 @@ namespace {
 
 }  // namespace
 
-int uring_setup_fail_next = 0;
+thread_local int uring_setup_fail_next = 0;
 
 namespace {
 
@@ -58,6 +60,19 @@ constexpr op_name used_ops[] = {
 };
 
 }  // namespace
+
+#ifdef GREENRING_TSAN
+#include <sanitizer/tsan_interface.h>
+// liburing maps and unmaps the rings with raw syscalls TSan does not see,
+// so a ring mapped where a finished thread's ring was inherits that
+// thread's accesses, and the first SQE written would be reported as a
+// race. Every ring released before its unmapping and every new one
+// acquires after its mapping: the kernel gave the address back only after
+// the unmapping, and TSan now knows that order too.
+namespace {
+char tsan_ring_reuse;
+}
+#endif
 
 uring::uring(unsigned entries) : entries_(entries) { setup(); }
 
@@ -102,9 +117,17 @@ void uring::setup() {
                             std::string("greenring: this kernel's io_uring lacks opcode ") + missing +
                                 " (Linux 5.15 or later is required)");
   }
+#ifdef GREENRING_TSAN
+  __tsan_acquire(&tsan_ring_reuse);
+#endif
 }
 
-uring::~uring() { io_uring_queue_exit(&ring_); }
+uring::~uring() {
+#ifdef GREENRING_TSAN
+  __tsan_release(&tsan_ring_reuse);
+#endif
+  io_uring_queue_exit(&ring_);
+}
 
 void uring::reset_after_fork() {
   // The mappings and the fd are the parent's ring: unmapping our copies and

@@ -11,6 +11,7 @@
 #include <greenring/greenlet.hpp>
 #include <greenring/http.hpp>
 #include <greenring/hub.hpp>
+#include <greenring/hubs.hpp>
 #include <greenring/local.hpp>
 #include <greenring/lock.hpp>
 #include <greenring/poll.hpp>

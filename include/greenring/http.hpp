@@ -230,6 +230,9 @@ struct server_options {
   duration header_timeout = std::chrono::seconds(30);
   std::size_t max_request_head = 16 * 1024;
   std::size_t max_request_body = 1 << 20;
+  /// SO_REUSEPORT on the listening socket: servers on several hubs (see
+  /// run_hubs) share one port, and the kernel spreads connections over them.
+  bool reuse_port = false;
 };
 
 /// A small HTTP/1.1 server: a task per connection, keep-alive, a handler

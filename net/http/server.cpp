@@ -404,7 +404,7 @@ server::server(const address& at, handler_type handler, server_options opts)
     st_->tls_ctx = std::make_unique<tls::context>(tls::context::server(opts.tls_cert_pem, opts.tls_key_pem));
     st_->tls_ctx->set_alpn({"http/1.1"});  // a client offering only h2 goes on without ALPN
   }
-  srv_ = std::make_unique<stream_server>(at, [h = std::move(handler), opts, st = st_](tcp_stream& s) {
+  srv_ = std::make_unique<stream_server>(tcp_listener::bind(at, 1024, opts.reuse_port), [h = std::move(handler), opts, st = st_](tcp_stream& s) {
     try {
       detail::transport t;
       if (st->tls_ctx) {

@@ -22,7 +22,7 @@ struct completion {
 };
 
 /// Test hook: the next ring set-up fails with this errno (0: off).
-extern int uring_setup_fail_next;
+extern thread_local int uring_setup_fail_next;  // this thread's next ring
 
 class uring {
  public:
