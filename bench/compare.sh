@@ -143,16 +143,21 @@ def duel_rows(bench, other, label, args, what):
         rows.append((f"{what(a)} vs {label}: server CPU us/request",
                      (d, "greenring_cpu_us_per_req"), (d, f"{other}_cpu_us_per_req")))
 duel_rows("BM_echo_duel", "uring", "raw liburing", ("100", "1000"), lambda n: f"echo head to head, {n} conns each")
-for size in ("1024", "64"):
-    g = f"BM_http/greenring/{size}/iterations:1/real_time"
-    for base, label in [("threads", "threads"), ("nginx", "nginx (1 worker)")] + [
-            ("peer_" + p, p) for p in peer_names("BM_http/peer_")]:
-        b = f"BM_http/{base}/{size}/iterations:1/real_time"
-        rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
-        higher.append(rows[-1][0])
-        rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
-        rows.append((f"HTTP server, wrk -c100, {size} B body vs {label}: server CPU us/request",
-                     (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
+def http_rows(bench, sizes, what, nginx_label):
+    """greenring's HTTP server against each other server of `bench`."""
+    for size in sizes:
+        g = f"{bench}/greenring/{size}/iterations:1/real_time"
+        for base, label in [("threads", "threads"), ("nginx", nginx_label)] + [
+                ("peer_" + p, p) for p in peer_names(f"{bench}/peer_")]:
+            b = f"{bench}/{base}/{size}/iterations:1/real_time"
+            rows.append((f"{what(size)} vs {label}: requests/s", (g, "req_per_s"), (b, "req_per_s")))
+            higher.append(rows[-1][0])
+            rows.append((f"{what(size)} vs {label}: p99 (us)", (g, "p99_us"), (b, "p99_us")))
+            rows.append((f"{what(size)} vs {label}: server CPU us/request",
+                         (g, "server_cpu_us_per_req"), (b, "server_cpu_us_per_req")))
+http_rows("BM_http", ("1024", "64"), lambda size: f"HTTP server, wrk -c100, {size} B body", "nginx (1 worker)")
+http_rows("BM_http_cores", ("1024",), lambda size: f"HTTP server on every core, wrk -t2 -c100, {size} B body",
+          "nginx (a worker per core)")
 duel_rows("BM_http_duel", "nginx", "nginx (1 worker)", ("1024", "64"),  # a wrk each, on CPU 1
           lambda size: f"HTTP head to head, {size} B body")
 for what, key in (("wall time (ms)", "wall_ms"), ("client peak RSS (MiB)", "peak_rss_mib"),
@@ -191,6 +196,7 @@ print("baselines: condvar/semaphore ping-pong between two std::threads; std::thr
       " mutex+condvar queues (unbounded, bounded) and a rendezvous channel between two threads; 64 threads in pread (on every core);"
       " echo: thread-per-connection and a callback-style liburing server, same load generator,"
       " server on CPU 0, load on CPU 1; HTTP: thread-per-connection server and nginx with one worker"
-      " (bench/nginx.conf), wrk -t1 -c100 on CPU 1")
+      " (bench/nginx.conf), wrk -t1 -c100 on CPU 1; on every core: nothing pinned, a greenring hub and an nginx"
+      " worker per core, wrk -t2")
 PY
 rm -rf "$out"

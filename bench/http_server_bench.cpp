@@ -6,6 +6,10 @@
 //              smallest correct keep-alive loop (the threads baseline)
 //   nginx      one worker process (master_process off), the config in
 //              bench/nginx.conf, the body inlined with `return 200`
+// BM_http_cores/*: the same servers on every core, unpinned, with wrk's
+// two threads on the same cores: greenring with a hub per core (run_hubs,
+// SO_REUSEPORT), nginx with a worker per core, the threads server and the
+// peers as they come (Go's runtime uses every core by itself).
 // BM_http_duel/greenring_vs_nginx: greenring and nginx at once, both on
 // CPU 0, each under its own wrk on CPU 1 (a head-to-head run: counters
 // named after each server, and their ratio).
@@ -65,6 +69,25 @@ std::string body_of(std::size_t n) { return std::string(n, 'x'); }
   std::_Exit(0);
 }
 
+// A hub per core, each with its own SO_REUSEPORT listener of one port.
+[[noreturn]] void serve_greenring_hubs(std::size_t body_size, int out) {
+  const std::string body = body_of(body_size);
+  auto handler = [&](const greenring::http::request&) {
+    return greenring::http::reply{200, {{"Content-Type", "text/plain"}}, body};
+  };
+  greenring::http::server_options so;
+  so.reuse_port = true;
+  greenring::http::server first(greenring::address::parse("127.0.0.1:0"), handler, so);
+  const greenring::address at = first.local();
+  std::uint16_t port = at.port();
+  if (::write(out, &port, sizeof port) != sizeof port) std::_Exit(4);
+  greenring::run_hubs(0, [&](std::size_t i) {
+    if (i == 0) return first.serve_forever();
+    greenring::http::server(at, handler, so).serve_forever();
+  });
+  std::_Exit(0);
+}
+
 [[noreturn]] void serve_threads(std::size_t body_size, int out) {
   const int lfd = listen_socket();
   const std::uint16_t port = port_of(lfd);
@@ -114,9 +137,13 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 }
 
 // Writes a prefix directory with the config; returns it.
-std::string nginx_prefix(std::size_t body_size, std::uint16_t port) {
+std::string nginx_prefix(std::size_t body_size, std::uint16_t port, bool all_cores) {
   std::string conf = nginx_conf_template();
   if (conf.empty()) return {};
+  if (all_cores) {  // a master and a worker per core
+    replace_all(conf, "master_process off;", "master_process on;");
+    replace_all(conf, "worker_processes 1;", "worker_processes auto;");
+  }
   char tmpl[] = "/tmp/greenring-nginx-XXXXXX";
   if (!::mkdtemp(tmpl)) return {};
   const std::string dir = tmpl;
@@ -140,12 +167,13 @@ bool have(const char* program) {
   return std::system(cmd.c_str()) == 0;
 }
 
-// A peer's server: `cmd PORT BODY_BYTES`, pinned to CPU 0, in a process
-// group of its own (killed whole); ready once it accepts a connection.
-server_proc start_peer(const std::string& cmd, std::size_t body_size) {
+// A peer's server: `cmd PORT BODY_BYTES`, pinned to CPU 0 unless on all
+// cores, in a process group of its own (killed whole); ready once it
+// accepts a connection.
+server_proc start_peer(const std::string& cmd, std::size_t body_size, bool all_cores) {
   server_proc s;
   s.port = free_port();
-  s.pid = bench::start_peer_server(cmd, std::to_string(s.port) + " " + std::to_string(body_size));
+  s.pid = bench::start_peer_server(cmd, std::to_string(s.port) + " " + std::to_string(body_size), !all_cores);
   if (!wait_listening(s.port, s.pid)) {
     ::kill(-s.pid, SIGKILL);
     ::kill(s.pid, SIGKILL);
@@ -155,15 +183,18 @@ server_proc start_peer(const std::string& cmd, std::size_t body_size) {
   return s;
 }
 
-server_proc start_server(int kind, std::size_t body_size) {
+// kind 0 greenring, 1 threads, 2 nginx; all_cores: unpinned, and a hub or
+// worker per core where the server is told how many.
+server_proc start_server(int kind, std::size_t body_size, bool all_cores = false) {
   server_proc s;
   if (kind == 2) {
     s.port = free_port();
-    s.cleanup = nginx_prefix(body_size, s.port);
+    s.cleanup = nginx_prefix(body_size, s.port, all_cores);
     if (s.cleanup.empty()) return s;
     s.pid = ::fork();
     if (s.pid == 0) {
-      pin(0);
+      if (!all_cores) pin(0);
+      ::setpgid(0, 0);  // the master and its workers, killed whole
       ::execlp("nginx", "nginx", "-p", s.cleanup.c_str(), "-c", (s.cleanup + "/nginx.conf").c_str(), nullptr);
       std::_Exit(127);
     }
@@ -179,8 +210,8 @@ server_proc start_server(int kind, std::size_t body_size) {
   s.pid = ::fork();
   if (s.pid == 0) {
     ::close(fds[0]);
-    pin(0);
-    if (kind == 0) serve_greenring(body_size, fds[1]);
+    if (!all_cores) pin(0);
+    if (kind == 0) all_cores ? serve_greenring_hubs(body_size, fds[1]) : serve_greenring(body_size, fds[1]);
     serve_threads(body_size, fds[1]);
   }
   ::close(fds[1]);
@@ -237,29 +268,34 @@ wrk_result parse_wrk(const std::string& out) {
   return r;
 }
 
-void stop_server(const server_proc& s, bool peer) {
-  if (peer) ::kill(-s.pid, SIGKILL);
+void stop_server(const server_proc& s, bool group) {
+  if (group) ::kill(-s.pid, SIGKILL);
   ::kill(s.pid, SIGKILL);
   ::waitpid(s.pid, nullptr, 0);
   if (!s.cleanup.empty()) std::filesystem::remove_all(s.cleanup);
 }
 
 const std::string wrk_cmd = "taskset -c 1 wrk -t1 -c100 ";
+const std::string wrk_all_cores_cmd = "wrk -t2 -c100 ";
 std::string url_of(const server_proc& s) { return "http://127.0.0.1:" + std::to_string(s.port) + "/"; }
 std::string measured_run() { return "--latency -d" + std::to_string(static_cast<int>(seconds())) + "s "; }
 
-void BM_http(benchmark::State& state, int kind, const std::string& peer_cmd = {}) {
+void BM_http(benchmark::State& state, int kind, const std::string& peer_cmd = {}, bool all_cores = false) {
   const auto body_size = static_cast<std::size_t>(state.range(0));
   if (!have("wrk")) return state.SkipWithError("wrk is not installed (apt-get install wrk)");
   if (kind == 2 && !have("nginx")) return state.SkipWithError("nginx is not installed (apt-get install nginx-light)");
+  const std::string wrk = all_cores ? wrk_all_cores_cmd : wrk_cmd;
   for (auto _ : state) {
-    server_proc s = peer_cmd.empty() ? start_server(kind, body_size) : start_peer(peer_cmd, body_size);
+    server_proc s = peer_cmd.empty() ? start_server(kind, body_size, all_cores) : start_peer(peer_cmd, body_size, all_cores);
     if (s.pid < 0) return state.SkipWithError("the server did not start");
-    run(wrk_cmd + "-d2s " + url_of(s));  // warm-up
-    const double cpu0 = cpu_ns(s.pid);
-    const std::string out = run(wrk_cmd + measured_run() + url_of(s));
-    const double cpu = cpu_ns(s.pid) - cpu0;
-    stop_server(s, !peer_cmd.empty());
+    run(wrk + "-d2s " + url_of(s));  // warm-up
+    // A peer's or nginx's processes are a process group: all of them count.
+    const bool group = !peer_cmd.empty() || kind == 2;
+    auto server_cpu = [&] { return group ? bench::group_cpu_ns(s.pid) : cpu_ns(s.pid); };
+    const double cpu0 = server_cpu();
+    const std::string out = run(wrk + measured_run() + url_of(s));
+    const double cpu = server_cpu() - cpu0;
+    stop_server(s, group);
     const wrk_result r = parse_wrk(out);
     state.counters["p50_us"] = r.p50_us;
     state.counters["p99_us"] = r.p99_us;
@@ -282,7 +318,7 @@ void BM_http_duel(benchmark::State& state) {
     const server_proc n = start_server(2, body_size);
     if (g.pid < 0 || n.pid < 0) {
       if (g.pid > 0) stop_server(g, false);
-      if (n.pid > 0) stop_server(n, false);
+      if (n.pid > 0) stop_server(n, true);
       return state.SkipWithError("a server did not start");
     }
     auto both = [&](const std::string& args) {
@@ -293,7 +329,7 @@ void BM_http_duel(benchmark::State& state) {
     const std::vector<std::string> out = both(measured_run());
     const double cg = cpu_ns(g.pid) - cg0, cn = cpu_ns(n.pid) - cn0;
     stop_server(g, false);
-    stop_server(n, false);
+    stop_server(n, true);
     const wrk_result rg = parse_wrk(out[0]), rn = parse_wrk(out[1]);
     state.counters["greenring_req_per_s"] = rg.rps;
     state.counters["nginx_req_per_s"] = rn.rps;
@@ -312,6 +348,9 @@ void BM_http_duel(benchmark::State& state) {
 BENCHMARK_CAPTURE(BM_http, greenring, 0)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_http, threads, 1)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_http, nginx, 2)->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_http, cores_greenring, 0, std::string(), true)->Name("BM_http_cores/greenring")->Arg(1024)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_http, cores_threads, 1, std::string(), true)->Name("BM_http_cores/threads")->Arg(1024)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_http, cores_nginx, 2, std::string(), true)->Name("BM_http_cores/nginx")->Arg(1024)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK(BM_http_duel)->Name("BM_http_duel/greenring_vs_nginx")->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 int main(int argc, char** argv) {
@@ -322,6 +361,10 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("BM_http/peer_" + p.name).c_str(),
                                  [cmd = p.command](benchmark::State& st) { BM_http(st, -1, cmd); })
         ->Arg(1024)->Arg(64)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+  for (const auto& p : peers)
+    benchmark::RegisterBenchmark(("BM_http_cores/peer_" + p.name).c_str(),
+                                 [cmd = p.command](benchmark::State& st) { BM_http(st, -1, cmd, true); })
+        ->Arg(1024)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

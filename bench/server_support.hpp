@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -34,21 +35,34 @@ inline void pin(int cpu) {
 
 /// CPU time (user + system) of process `pid`, threads that have exited
 /// included, in nanoseconds (/proc/<pid>/stat, clock-tick resolution).
-inline double cpu_ns(pid_t pid) {
+/// With `pgrp`, only when the process is in that process group; else 0.
+inline double cpu_ns(pid_t pid, pid_t pgrp = 0) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   // Fields after the command name, which may hold spaces: state is field 3,
-  // utime 14, stime 15.
+  // pgrp 5, utime 14, stime 15.
   const auto close = stat.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream rest(stat.substr(close + 2));
   std::string field;
   double utime = 0, stime = 0;
   for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 5 && pgrp != 0 && std::atol(field.c_str()) != pgrp) return 0;
     if (i == 14) utime = std::atof(field.c_str());
     if (i == 15) stime = std::atof(field.c_str());
   }
   return (utime + stime) * 1e9 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// CPU time of every process now in process group `pgrp` (a server's
+/// master and its workers), in nanoseconds.
+inline double group_cpu_ns(pid_t pgrp) {
+  double ns = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") == std::string::npos) ns += cpu_ns(std::atoi(name.c_str()), pgrp);
+  }
+  return ns;
 }
 
 /// A TCP socket listening on 127.0.0.1 at a port of the kernel's choice
@@ -135,10 +149,10 @@ inline bool peers_from_env(const char* var, std::vector<peer>& out) {
 
 /// Forks a peer server, pinned to CPU 0 like the benchmarks' own, in a
 /// process group of its own (kill(-pid) ends what sh started too).
-inline pid_t start_peer_server(const std::string& command, const std::string& args) {
+inline pid_t start_peer_server(const std::string& command, const std::string& args, bool pinned = true) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    pin(0);
+    if (pinned) pin(0);
     ::setpgid(0, 0);
     exec_shell(command, args);
   }
