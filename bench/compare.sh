@@ -85,6 +85,9 @@ for g, label, same in (("BM_greenring_channel_throughput/real_time", "channel (u
                         ("BM_threads_channel_throughput/real_time", "items_per_s")),
                        ("BM_greenring_queue_throughput/0/real_time", "queue (unbounded)", None),
                        ("BM_greenring_queue_throughput/1024/real_time", "queue (bounded 1024)",
+                        ("BM_threads_queue_throughput/1024/real_time", "items_per_s")),
+                       ("BM_greenring_shared_queue_throughput/0/real_time", "two hubs' shared_queue (unbounded)", None),
+                       ("BM_greenring_shared_queue_throughput/1024/real_time", "two hubs' shared_queue (bounded 1024)",
                         ("BM_threads_queue_throughput/1024/real_time", "items_per_s"))):
     if same:
         rows.append((f"1 producer -> 1 consumer, {label} vs the same between threads (items/s)",

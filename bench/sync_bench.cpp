@@ -119,6 +119,25 @@ void BM_greenring_queue_throughput(benchmark::State& state) {
   bench::greenring_throughput(state, q, items_total);
 }
 
+// The same 10M items between two hubs on two threads (run_hubs), through
+// a shared_queue: the cross-thread counterpart of the threads' queue.
+// Arg: capacity, 0 = unbounded.
+void BM_greenring_shared_queue_throughput(benchmark::State& state) {
+  for (auto _ : state) {
+    greenring::shared_queue<long> q(static_cast<std::size_t>(state.range(0)));
+    long sum = 0;
+    greenring::run_hubs(2, [&](std::size_t hub) {
+      if (hub == 0) {
+        for (long i = 0; i < items_total; ++i) q.put(i);
+      } else {
+        for (long i = 0; i < items_total; ++i) sum += q.get();
+      }
+    });
+    benchmark::DoNotOptimize(sum);
+  }
+  bench::items_rate(state, static_cast<double>(items_total) * static_cast<double>(state.iterations()));
+}
+
 template <class Q>
 void threads_throughput(benchmark::State& state, long items, auto make) {
   for (auto _ : state) {
@@ -191,6 +210,7 @@ BENCHMARK(BM_greenring_queue_pingpong);
 BENCHMARK(BM_threads_queue_pingpong)->UseRealTime();
 BENCHMARK(BM_greenring_channel_throughput)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_greenring_queue_throughput)->Arg(0)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_greenring_shared_queue_throughput)->Arg(0)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_threads_queue_throughput)->Arg(0)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_threads_channel_throughput)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_greenring_lock_uncontended);

@@ -181,14 +181,19 @@ void run_hubs(std::size_t n, std::function<void(std::size_t)> fn, hubs_options o
 
 namespace detail {
 
-// One waiting task: its hub's handle and an event on its hub. Shared with
-// the closures set() posts, so the event outlives a waiter that timed out
-// before the closure ran. The event is only touched on its hub's thread.
-struct shared_waiter {
-  explicit shared_waiter(hub_handle h) : home(std::move(h)) {}
-  hub_handle home;
-  event ev;
-};
+shared_waiter::shared_waiter() : home(hub_handle::current()), hub(&hub::get()) {}
+
+void wake(const std::shared_ptr<shared_waiter>& w) {
+  if (hub::get_if() == w->hub) {
+    w->ev.set();  // its own hub: no post needed
+    return;
+  }
+  w->home.post([w] { w->ev.set(); });  // false only for a hub gone with its waiter
+}
+
+bool wait_shared(shared_waiter& w, clock::time_point deadline) {
+  return w.ev.wait(time_left(deadline));
+}
 
 struct shared_event_state {
   mutable std::mutex m;
@@ -211,13 +216,12 @@ std::size_t shared_event::waiting() const {
 void shared_event::set() {
   std::lock_guard<std::mutex> g(st_->m);
   if (st_->flag.exchange(true, std::memory_order_acq_rel)) return;
-  for (const auto& w : st_->waiters)
-    w->home.post([w] { w->ev.set(); });  // false only for a hub that has gone, with its waiter
+  for (const auto& w : st_->waiters) detail::wake(w);
 }
 
 bool shared_event::wait(duration timeout) {
   if (is_set()) return true;
-  auto w = std::make_shared<detail::shared_waiter>(hub_handle::current());
+  auto w = std::make_shared<detail::shared_waiter>();
   {
     std::lock_guard<std::mutex> g(st_->m);
     if (st_->flag.load(std::memory_order_relaxed)) return true;

@@ -9,7 +9,9 @@
 
 #include <atomic>
 #include <mutex>
+#include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -332,6 +334,186 @@ TEST_F(Hubs, ASharedEventSetRacingTimeoutsOnOtherHubs) {
     EXPECT_EQ(ended.load(), 2);
     EXPECT_EQ(e.waiting(), 0u);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// One producer hub, three consumer hubs: every item arrives exactly once.
+TEST_F(Hubs, ASharedQueueCarriesEveryItemOnceBetweenHubs) {
+  constexpr long items = 20000;
+  for (std::size_t cap : {std::size_t{0}, std::size_t{8}}) {
+    gr::shared_queue<long> q(cap);
+    std::atomic<long> got{0}, sum{0};
+    std::atomic<bool> over_cap{false};
+    gr::run_hubs(4, [&](std::size_t i) {
+      if (i == 0) {
+        for (long k = 1; k <= items; ++k) q.put(k);
+        q.close();
+        return;
+      }
+      for (;;) {
+        long v;
+        try {
+          v = q.get();
+        } catch (const gr::queue_closed&) {
+          return;
+        }
+        if (cap && q.size() > cap) over_cap = true;
+        ++got;
+        sum += v;
+      }
+    });
+    EXPECT_EQ(got.load(), items) << cap;
+    EXPECT_EQ(sum.load(), items * (items + 1) / 2) << cap;
+    EXPECT_FALSE(over_cap.load());
+    EXPECT_EQ(q.getters(), 0u);
+    EXPECT_EQ(q.putters(), 0u);
+  }
+}
+
+TEST_F(Hubs, ASharedQueueTimesOutBothWays) {
+  gr::shared_queue<int> q(1);
+  EXPECT_THROW(q.get(1ms), gr::queue_empty);
+  q.put(1);
+  EXPECT_THROW(q.put(2, 1ms), gr::queue_full);
+  int two = 2;
+  EXPECT_FALSE(q.try_put(two));
+  EXPECT_EQ(two, 2);
+  EXPECT_EQ(q.get(), 1);
+  EXPECT_EQ(q.try_get(), std::nullopt);
+  EXPECT_EQ(q.getters() + q.putters(), 0u);
+  for (int i = 0; i < 64 && gr::stats().io_in_flight > 0; ++i) gr::yield();
+}
+
+// close(): putters are refused, getters on another hub drain what is left
+// and then get queue_closed.
+TEST_F(Hubs, ASharedQueueCloseWakesWaitersOnOtherHubs) {
+  gr::shared_queue<int> q;
+  std::atomic<int> drained{0}, closed_seen{0};
+  gr::run_hubs(3, [&](std::size_t i) {
+    if (i == 0) {
+      while (q.getters() < 2) std::this_thread::yield();  // both parked
+      q.put(7);
+      q.put(8);
+      q.put(9);
+      q.close();
+      EXPECT_THROW(q.put(10), gr::queue_closed);
+      return;
+    }
+    try {
+      for (;;) {
+        q.get();
+        ++drained;
+      }
+    } catch (const gr::queue_closed&) {
+      ++closed_seen;
+    }
+  });
+  EXPECT_EQ(drained.load(), 3);
+  EXPECT_EQ(closed_seen.load(), 2);
+}
+
+// A getter handed an item and killed before it ran passes the item to the
+// next getter: nothing lost, nothing taken twice.
+TEST_F(Hubs, ASharedQueueKilledGetterPassesItsItemOn) {
+  gr::shared_queue<std::unique_ptr<int>> q;  // move-only
+  std::optional<int> second;
+  auto first = gr::spawn([&] { q.get(); });
+  auto next = gr::spawn([&] { second = *q.get(); });
+  gr::yield();  // both parked, in that order
+  ASSERT_EQ(q.getters(), 2u);
+  q.put(std::make_unique<int>(5));  // promised to `first`, which has not run
+  first.kill();
+  next.join();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(*second, 5);
+  EXPECT_EQ(q.size(), 0u);
+  for (int i = 0; i < 64 && gr::stats().io_in_flight > 0; ++i) gr::yield();
+}
+
+// A putter given a slot and killed before it ran inserts nothing, and the
+// slot goes to the next putter.
+TEST_F(Hubs, ASharedQueueKilledPutterInsertsNothing) {
+  gr::shared_queue<int> q(1);
+  q.put(0);
+  auto first = gr::spawn([&] { q.put(1); });
+  auto next = gr::spawn([&] { q.put(2); });
+  gr::yield();
+  ASSERT_EQ(q.putters(), 2u);
+  EXPECT_EQ(q.get(), 0);  // a slot promised to `first`
+  first.kill();
+  next.join();
+  EXPECT_EQ(q.get(), 2);
+  EXPECT_EQ(q.size(), 0u);
+  for (int i = 0; i < 64 && gr::stats().io_in_flight > 0; ++i) gr::yield();
+}
+
+// Seeded stress over three hubs: producers and consumers with timeouts and
+// random kills over a small bounded queue; every item is received once or
+// is known never to have been put.
+TEST_F(Hubs, ASharedQueueUnderKillsAndTimeoutsLosesNothing) {
+  gr::shared_queue<long> q(4);
+  std::atomic<long> put_ok{0}, put_sum{0}, got{0}, got_sum{0};
+  std::atomic<int> producers_done{0};
+  gr::shared_event all_produced;
+  constexpr int per_hub_producers = 3;
+  gr::run_hubs(3, [&](std::size_t hub) {
+    std::mt19937 rng(static_cast<unsigned>(1234 + hub));
+    std::vector<gr::task<void>> ts;
+    for (int p = 0; p < per_hub_producers; ++p)
+      ts.push_back(gr::spawn([&, p] {
+        struct done {
+          std::atomic<int>& n;
+          gr::shared_event& all;
+          ~done() {
+            if (++n == 3 * per_hub_producers) all.set();
+          }
+        } d{producers_done, all_produced};
+        for (long k = 0; k < 300; ++k) {
+          const long v = static_cast<long>(hub) * 1000000 + p * 10000 + k + 1;
+          try {
+            q.put(v, std::chrono::microseconds(50 + rng() % 200));
+            ++put_ok;
+            put_sum += v;
+          } catch (const gr::queue_full&) {
+          }
+        }
+      }));
+    auto consume = [&] {
+      for (;;) {
+        try {
+          const long v = q.get(std::chrono::microseconds(100 + rng() % 300));
+          ++got;
+          got_sum += v;
+        } catch (const gr::queue_empty&) {
+        } catch (const gr::queue_closed&) {
+          return;
+        }
+      }
+    };
+    std::vector<gr::task<void>> consumers;
+    for (int c = 0; c < 2; ++c) consumers.push_back(gr::spawn(consume));
+    // Random kills of consumers while they wait; replacements keep going.
+    for (int round = 0; round < 20; ++round) {
+      gr::sleep(std::chrono::microseconds(200 + rng() % 300));
+      consumers[rng() % consumers.size()].kill();
+      consumers.push_back(gr::spawn(consume));
+    }
+    gr::joinall(ts);
+    if (hub == 0) {
+      all_produced.wait();
+      q.close();
+    }
+    gr::joinall(consumers);
+  });
+  // Whatever no consumer took is still queued (close() lets it drain, and
+  // the consumers drained it before seeing queue_closed).
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_EQ(got.load(), put_ok.load());
+  EXPECT_EQ(got_sum.load(), put_sum.load());
+  EXPECT_GT(put_ok.load(), 0);
 }
 
 }  // namespace
