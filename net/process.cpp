@@ -18,6 +18,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <thread>
 #include <cstring>
 #include <utility>
 
@@ -365,6 +369,38 @@ process process::adopt(pid_t pid) {
     throw sys_error(errno, "adopt pid " + std::to_string(pid) + ": not a child of this process");
   }
   p.pidfd_ = pidfd_open(pid, 0);  // as in spawn; the pid stays ours until reaped
+  return p;
+}
+
+process process::fork(std::function<int()> fn) {
+  std::fflush(nullptr);  // or the child would write the parent's buffered output again
+  const pid_t pid = ::fork();
+  if (pid < 0) throw sys_error(errno, "fork");
+  if (pid == 0) {
+    // The child: the forking thread's hub still holds the parent's tasks,
+    // frozen here; fn gets a thread, and so a hub, of its own.
+    int code = 1;
+    try {
+      std::thread t([&] {
+        try {
+          code = run(fn);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "greenring: process::fork child %d: %s\n", static_cast<int>(::getpid()), e.what());
+          code = 1;
+        } catch (...) {
+          std::fprintf(stderr, "greenring: process::fork child %d: an exception\n", static_cast<int>(::getpid()));
+          code = 1;
+        }
+      });
+      t.join();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "greenring: process::fork child %d: %s\n", static_cast<int>(::getpid()), e.what());
+    }
+    std::fflush(nullptr);
+    std::_Exit(code & 0xff);
+  }
+  process p = adopt(pid);
+  p.args_ = {"forked child"};
   return p;
 }
 

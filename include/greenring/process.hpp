@@ -35,11 +35,13 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace greenring {
@@ -113,6 +115,24 @@ class process {
   /// Takes over a child this process made itself (say with fork()), to wait
   /// for it without blocking the thread.
   static process adopt(pid_t pid);
+  /// multiprocessing's Process(target=fn).start(): forks a child that runs
+  /// fn() as the main task of a fresh hub on a new thread of its own and
+  /// then exits (_exit) with fn's int result (0 when it returns void; 1,
+  /// with a line on stderr, when it throws). Nothing else of this process
+  /// runs in the child: not the parent's other tasks, not their
+  /// destructors, not atexit handlers. stdio is flushed first, so buffered
+  /// output is not written twice. The child shares nothing with the parent
+  /// afterwards but what fork() copies (memory, open descriptors).
+  /// Throws std::system_error when fork() fails.
+  static process fork(std::function<int()> fn);
+  template <class F>
+    requires std::is_void_v<std::invoke_result_t<F&>>
+  static process fork(F fn) {
+    return fork(std::function<int()>([fn = std::move(fn)]() mutable {
+      fn();
+      return 0;
+    }));
+  }
 
   pid_t pid() const noexcept { return pid_; }
   const std::vector<std::string>& args() const noexcept { return args_; }

@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -267,6 +269,54 @@ TEST_F(Process, AdoptAForkedChild) {
   auto p = process::adopt(pid);
   EXPECT_EQ(p.wait(), 7);
   EXPECT_THROW(process::adopt(::getppid()), std::system_error) << "not our child";
+}
+
+// multiprocessing's Process(target=...): the child runs fn on a hub of its
+// own (tasks, timers and IO work there) and exits with its result.
+TEST_F(Process, ForkRunsAFunctionInAChildWithAHubOfItsOwn) {
+  if (greenring_test::k_tsan)
+    GTEST_SKIP() << "ThreadSanitizer refuses to start the child's thread after a fork of a threaded process";
+  auto p = process::fork([] {
+    int sum = 0;
+    std::vector<greenring::task<void>> ts;
+    for (int k = 1; k <= 4; ++k)
+      ts.push_back(greenring::spawn([&sum, k] {
+        greenring::sleep(std::chrono::milliseconds(k));
+        sum += k;
+      }));
+    greenring::joinall(ts);
+    return sum;  // 10
+  });
+  EXPECT_GT(p.pid(), 0);
+  EXPECT_NE(p.pid(), ::getpid());
+  EXPECT_EQ(p.wait(), 10);
+  auto v = process::fork([] {});  // void: exit 0
+  EXPECT_EQ(v.wait(), 0);
+  auto f = process::fork([]() -> int { throw std::runtime_error("child failed on purpose"); });
+  EXPECT_EQ(f.wait(), 1);
+}
+
+// The parent's tasks never run in the child: a task that is ready when the
+// parent forks writes to a pipe once, from the parent only.
+TEST_F(Process, ForkDoesNotRunTheParentsTasksInTheChild) {
+  if (greenring_test::k_tsan)
+    GTEST_SKIP() << "ThreadSanitizer refuses to start the child's thread after a fork of a threaded process";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  auto ready = greenring::spawn([w = fds[1]] { EXPECT_EQ(::write(w, "T", 1), 1); });  // not started yet
+  auto p = process::fork([w = fds[1]] {
+    greenring::yield();  // the child's hub runs what it has: only this task
+    return ::write(w, "C", 1) == 1 ? 0 : 2;
+  });
+  EXPECT_EQ(p.wait(), 0);
+  ready.join();
+  ::close(fds[1]);
+  std::string got;
+  char buf[16];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, "CT");
 }
 
 TEST_F(Process, ReadingStreamsByHand) {
