@@ -11,7 +11,7 @@ meson compile -C build-release -j2 >/dev/null
 echo "== examples/fetch_urls $*"
 ./build-release/examples/fetch_urls "$@"
 for ex in greenlet_switch spawn_joinall thread_pool "echo_client --seconds 1" producer_consumer task_local pool_map subprocess processes \
-    port_forwarder udp_echo worker_pool shared_cache; do
+    port_forwarder udp_echo worker_pool hub_workers shared_cache; do
   echo "== examples/$ex"
   ./build-release/examples/$ex
 done

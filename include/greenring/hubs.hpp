@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -126,9 +127,14 @@ class shared_event {
 template <class T>
 class shared_queue {
  public:
+  using value_type = T;
   explicit shared_queue(std::size_t maxsize = 0) : maxsize_(maxsize) {}
   shared_queue(const shared_queue&) = delete;
   shared_queue& operator=(const shared_queue&) = delete;
+  /// `for (auto item : q)`: takes items until close() and drained (Go's
+  /// `for v := range ch`).
+  detail::drain_iterator<shared_queue, T> begin() { return detail::drain_iterator<shared_queue, T>(*this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
 
   void put(T item, duration timeout = forever) {
     std::unique_lock<std::mutex> g(m_);

@@ -517,3 +517,17 @@ TEST_F(Hubs, ASharedQueueUnderKillsAndTimeoutsLosesNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Hubs, ASharedQueueRangesUntilClosedAndDrained) {
+  gr::shared_queue<std::unique_ptr<int>> q;
+  for (int i = 1; i <= 3; ++i) q.put(std::make_unique<int>(i));
+  q.close();
+  std::vector<int> got;
+  for (auto& p : q) got.push_back(*p);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+  for (int i = 0; i < 64 && gr::stats().io_in_flight > 0; ++i) gr::yield();
+}
+
+}  // namespace
