@@ -58,33 +58,27 @@ std::string body_of(std::size_t n) { return std::string(n, 'x'); }
 
 // ---- servers (in the child; never return) ----
 
-[[noreturn]] void serve_greenring(std::size_t body_size, int out) {
-  const std::string body = body_of(body_size);
-  greenring::http::server srv(greenring::address::parse("127.0.0.1:0"), [&](const greenring::http::request&) {
-    return greenring::http::reply{200, {{"Content-Type", "text/plain"}}, body};
-  });
-  std::uint16_t port = srv.local().port();
-  if (::write(out, &port, sizeof port) != sizeof port) std::_Exit(4);
-  srv.serve_forever();
-  std::_Exit(0);
-}
-
-// A hub per core, each with its own SO_REUSEPORT listener of one port.
-[[noreturn]] void serve_greenring_hubs(std::size_t body_size, int out) {
+// all_cores: a hub per core, each with its own SO_REUSEPORT listener of the
+// one port.
+[[noreturn]] void serve_greenring(std::size_t body_size, int out, bool all_cores) {
   const std::string body = body_of(body_size);
   auto handler = [&](const greenring::http::request&) {
     return greenring::http::reply{200, {{"Content-Type", "text/plain"}}, body};
   };
   greenring::http::server_options so;
-  so.reuse_port = true;
+  so.reuse_port = all_cores;
   greenring::http::server first(greenring::address::parse("127.0.0.1:0"), handler, so);
   const greenring::address at = first.local();
   std::uint16_t port = at.port();
   if (::write(out, &port, sizeof port) != sizeof port) std::_Exit(4);
-  greenring::run_hubs(0, [&](std::size_t i) {
-    if (i == 0) return first.serve_forever();
-    greenring::http::server(at, handler, so).serve_forever();
-  });
+  if (!all_cores) {
+    first.serve_forever();
+  } else {
+    greenring::run_hubs(0, [&](std::size_t i) {
+      if (i == 0) return first.serve_forever();
+      greenring::http::server(at, handler, so).serve_forever();
+    });
+  }
   std::_Exit(0);
 }
 
@@ -211,7 +205,7 @@ server_proc start_server(int kind, std::size_t body_size, bool all_cores = false
   if (s.pid == 0) {
     ::close(fds[0]);
     if (!all_cores) pin(0);
-    if (kind == 0) all_cores ? serve_greenring_hubs(body_size, fds[1]) : serve_greenring(body_size, fds[1]);
+    if (kind == 0) serve_greenring(body_size, fds[1], all_cores);
     serve_threads(body_size, fds[1]);
   }
   ::close(fds[1]);

@@ -380,21 +380,22 @@ process process::fork(std::function<int()> fn) {
     // The child: the forking thread's hub still holds the parent's tasks,
     // frozen here; fn gets a thread, and so a hub, of its own.
     int code = 1;
+    auto report = [](const char* what) {
+      std::fprintf(stderr, "greenring: process::fork child %d: %s\n", static_cast<int>(::getpid()), what);
+    };
     try {
       std::thread t([&] {
         try {
           code = run(fn);
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "greenring: process::fork child %d: %s\n", static_cast<int>(::getpid()), e.what());
-          code = 1;
+          report(e.what());
         } catch (...) {
-          std::fprintf(stderr, "greenring: process::fork child %d: an exception\n", static_cast<int>(::getpid()));
-          code = 1;
+          report("an exception");
         }
       });
       t.join();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "greenring: process::fork child %d: %s\n", static_cast<int>(::getpid()), e.what());
+    } catch (const std::exception& e) {  // no thread for it
+      report(e.what());
     }
     std::fflush(nullptr);
     std::_Exit(code & 0xff);

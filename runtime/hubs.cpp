@@ -155,7 +155,7 @@ void run_hubs(std::size_t n, std::function<void(std::size_t)> fn, hubs_options o
     throw std::logic_error("greenring: run_hubs() must be called from a thread's main greenlet, not from a task or greenlet");
   }
   const std::vector<int> cpus = allowed_cpus();
-  if (n == 0) n = cpus.empty() ? default_hub_count() : cpus.size();
+  if (n == 0) n = default_hub_count();
   auto cpu_of = [&](std::size_t i) { return options.pin && !cpus.empty() ? cpus[i % cpus.size()] : -1; };
 
   cpu_set_t saved;

@@ -7,6 +7,10 @@
 
 #include <greenring/detail/sanitizer.hpp>
 
+#ifdef GREENRING_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -62,7 +66,6 @@ constexpr op_name used_ops[] = {
 }  // namespace
 
 #ifdef GREENRING_TSAN
-#include <sanitizer/tsan_interface.h>
 // liburing maps and unmaps the rings with raw syscalls TSan does not see,
 // so a ring mapped where a finished thread's ring was inherits that
 // thread's accesses, and the first SQE written would be reported as a

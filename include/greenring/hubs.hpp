@@ -275,9 +275,13 @@ class shared_queue {
     }
   }
 
+  // Each parks until granted or woken by close() (which may leave items to
+  // drain), or until the deadline, checked after a park that was not
+  // granted.
   bool wait_room(std::unique_lock<std::mutex>& g, detail::clock::time_point deadline) {
-    for (;;) {
+    for (bool expired = false;; expired = detail::clock::now() >= deadline) {
       if (closed_) throw queue_closed();
+      if (expired) return false;
       if (room_now()) return true;
       if (park(g, putters_, space_grants_, [this] { grant_space(); }, deadline)) {
         if (closed_) {
@@ -286,20 +290,14 @@ class shared_queue {
         }
         return true;
       }
-      if (detail::clock::now() >= deadline) {
-        if (closed_) throw queue_closed();
-        return false;
-      }
     }
   }
   void wait_item(std::unique_lock<std::mutex>& g, detail::clock::time_point deadline) {
-    for (;;) {
+    for (bool expired = false;; expired = detail::clock::now() >= deadline) {
       if (items_now()) return;
       if (closed_ && items_.size() <= item_grants_) throw queue_closed();
+      if (expired) throw queue_empty();
       if (park(g, getters_, item_grants_, [this] { grant_item(); }, deadline)) return;
-      if (items_.size() > item_grants_ && getters_.empty()) return;  // close() woke us with items left
-      if (closed_ && items_.size() <= item_grants_) throw queue_closed();
-      if (detail::clock::now() >= deadline) throw queue_empty();
     }
   }
 
