@@ -12,6 +12,7 @@
 #include "detail/io.hpp"
 
 #include <greenring/hub.hpp>
+#include <greenring/hubs.hpp>
 #include <greenring/threadpool.hpp>
 
 #include <pthread.h>
@@ -125,7 +126,7 @@ hub::remote& hub::remote_queue() {
 class threadpool_impl {
  public:
   explicit threadpool_impl(std::size_t n) {
-    if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+    if (n == 0) n = default_hub_count();
     sigset_t all, old;
     sigfillset(&all);
     // Workers inherit a mask that blocks everything: signals stay with the

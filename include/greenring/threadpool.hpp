@@ -122,7 +122,8 @@ class pool_result {
 
 class threadpool {
  public:
-  /// Starts `threads` worker threads (0: one per online CPU). Workers block
+  /// Starts `threads` worker threads (0: one per CPU the calling thread may
+  /// run on, its affinity mask: `taskset -c 0` gives one). Workers block
   /// every signal, so signals keep going to the threads that use greenring.
   explicit threadpool(std::size_t threads = 0);
   /// Runs the jobs already queued, then joins the workers (blocking the

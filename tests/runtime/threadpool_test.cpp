@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +116,31 @@ TEST_F(ThreadPool, ManyTasksManyJobs) {
       return sum;
     }));
   for (int t = 0; t < 100; ++t) EXPECT_EQ(tasks[static_cast<std::size_t>(t)].get(), t * 20000L + 190);
+}
+
+// The default size follows the affinity mask, not the machine: a program
+// run under `taskset -c 0` gets one worker, not one per online CPU.
+TEST_F(ThreadPool, DefaultSizeIsTheCpusThisThreadMayUse) {
+  cpu_set_t saved;
+  ASSERT_EQ(::pthread_getaffinity_np(::pthread_self(), sizeof saved, &saved), 0);
+  int first = -1;
+  for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
+    if (CPU_ISSET(c, &saved)) first = c;
+  ASSERT_GE(first, 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof one, &one), 0);
+  std::size_t size = 0;
+  {
+    greenring::threadpool pool;
+    size = pool.size();
+    EXPECT_EQ(pool.apply([] { return 5; }), 5);
+  }
+  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof saved, &saved), 0);
+  EXPECT_EQ(size, 1u);
+  greenring::threadpool all;
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(CPU_COUNT(&saved)));
 }
 
 TEST_F(ThreadPool, GlobalPoolExists) {
