@@ -12,6 +12,7 @@
 #include <greenring/file.hpp>
 #include <greenring/hub.hpp>
 #include <greenring/queue.hpp>
+#include <greenring/reader.hpp>
 #include <greenring/resolver.hpp>
 #include <greenring/socket.hpp>
 #include <greenring/timeout.hpp>
@@ -167,6 +168,7 @@ class io_category_impl final : public std::error_category {
       case io_errc::broken:
         return "stream abandoned: an earlier cancelled call had already moved bytes";
       case io_errc::end_of_stream: return "end of stream";
+      case io_errc::too_long: return "record longer than the limit (no delimiter)";
     }
     return "unknown greenring error";
   }
@@ -407,20 +409,8 @@ std::size_t tcp_stream::read_some(mutable_buffer buf, duration timeout) {
 }
 
 std::size_t tcp_stream::read_exact(mutable_buffer buf, std::error_code& ec, duration timeout) {
-  const auto dl = detail::deadline_in(timeout);
-  auto* p = static_cast<char*>(buf.data);
-  std::size_t got = 0;
   ec.clear();
-  while (got < buf.size) {
-    std::size_t n = read_some(mutable_buffer(p + got, buf.size - got), ec, detail::time_left(dl));
-    if (ec) return got;
-    if (n == 0) {
-      ec = make_error_code(io_errc::end_of_stream);
-      return got;
-    }
-    got += n;
-  }
-  return got;
+  return detail::read_rest(*this, static_cast<char*>(buf.data), buf.size, 0, ec, detail::deadline_in(timeout));
 }
 
 void tcp_stream::read_exact(mutable_buffer buf, duration timeout) {

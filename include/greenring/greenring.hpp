@@ -17,6 +17,7 @@
 #include <greenring/poll.hpp>
 #include <greenring/process.hpp>
 #include <greenring/queue.hpp>
+#include <greenring/reader.hpp>
 #include <greenring/resolver.hpp>
 #include <greenring/signal.hpp>
 #include <greenring/socket.hpp>

@@ -57,6 +57,7 @@ enum class io_errc {
   closed = 1,     // the socket was closed (by another task) during the call
   broken,         // an earlier cancelled call had moved bytes: the stream is out of step
   end_of_stream,  // read_exact: EOF before the buffer was full
+  too_long,       // buffered_reader: no delimiter within the record limit
 };
 const std::error_category& io_category() noexcept;
 inline std::error_code make_error_code(io_errc e) noexcept { return {static_cast<int>(e), io_category()}; }
