@@ -13,6 +13,15 @@ dir=build-bench
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false >/dev/null
 meson compile -C "$dir" -j2 >/dev/null
 out=$(mktemp -d)
+# The Boost.Asio echo peer is built with the benchmarks: run it beside
+# greenring, and head to head with it, unless the caller chose otherwise.
+if [ -x "$dir/bench/echo_asio" ] && [[ "${ECHO_BENCH_PEERS:-}" != *asio=* ]]; then
+  export ECHO_BENCH_PEERS="${ECHO_BENCH_PEERS:+$ECHO_BENCH_PEERS;}asio=$dir/bench/echo_asio"
+  export ECHO_BENCH_DUEL="${ECHO_BENCH_DUEL:-greenring:uring;greenring:asio}"
+fi
+if [ -x "$dir/bench/http_asio" ] && [[ "${HTTP_BENCH_PEERS:-}" != *asio=* ]]; then
+  export HTTP_BENCH_PEERS="${HTTP_BENCH_PEERS:+$HTTP_BENCH_PEERS;}asio=$dir/bench/http_asio"
+fi
 for b in ${BENCHES:-switch_bench spawn_bench idle_bench file_bench sync_bench fiber_bench fetch_bench echo_bench http_server_bench}; do
   r=$reps
   # One-shot runs of up to a million tasks, 12 s echo and wrk runs: at most 3.
@@ -146,6 +155,8 @@ def duel_rows(bench, other, label, args, what):
         rows.append((f"{what(a)} vs {label}: server CPU us/request",
                      (d, "greenring_cpu_us_per_req"), (d, f"{other}_cpu_us_per_req")))
 duel_rows("BM_echo_duel", "uring", "raw liburing", ("100", "1000"), lambda n: f"echo head to head, {n} conns each")
+duel_rows("BM_echo_duel", "asio", "Boost.Asio (C++20 coroutines)", ("100", "1000"),
+          lambda n: f"echo head to head, {n} conns each")
 def http_rows(bench, sizes, what, nginx_label):
     """greenring's HTTP server against each other server of `bench`."""
     for size in sizes:

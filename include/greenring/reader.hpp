@@ -46,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace greenring {
 
@@ -96,8 +97,21 @@ class buffered_reader {
   }
   buffered_reader(const buffered_reader&) = delete;
   buffered_reader& operator=(const buffered_reader&) = delete;
-  buffered_reader(buffered_reader&&) noexcept = default;
-  buffered_reader& operator=(buffered_reader&&) noexcept = default;
+  /// The moved-from reader is empty (and still reads from the stream).
+  buffered_reader(buffered_reader&& o) noexcept
+      : s_(o.s_), max_(o.max_), buf_(std::move(o.buf_)), cap_(std::exchange(o.cap_, 0)),
+        start_(std::exchange(o.start_, 0)), end_(std::exchange(o.end_, 0)) {}
+  buffered_reader& operator=(buffered_reader&& o) noexcept {
+    if (this != &o) {
+      s_ = o.s_;
+      max_ = o.max_;
+      buf_ = std::move(o.buf_);
+      cap_ = std::exchange(o.cap_, 0);
+      start_ = std::exchange(o.start_, 0);
+      end_ = std::exchange(o.end_, 0);
+    }
+    return *this;
+  }
 
   /// The next record ending in `delim` (non-empty), delimiter included; at
   /// end of stream what is left without one, then "". Errors (a timeout,

@@ -191,6 +191,20 @@ TEST_F(Reader, ConsumeAndBadArguments) {
   w.get();
 }
 
+TEST_F(Reader, AMovedReaderTakesWhatWasBuffered) {
+  auto w = send_pieces(b, {"one\ntwo\nthree\n"});
+  buffered_reader in(a);
+  EXPECT_EQ(in.read_line(), "one\n");
+  ASSERT_EQ(in.buffered(), "two\nthree\n");
+  buffered_reader moved(std::move(in));
+  EXPECT_EQ(in.size(), 0u);  // NOLINT(bugprone-use-after-move): emptied on purpose
+  EXPECT_EQ(moved.read_line(), "two\n");
+  in = std::move(moved);
+  EXPECT_EQ(in.read_line(), "three\n");
+  EXPECT_EQ(in.read_line(), "");
+  w.get();
+}
+
 // Thousands of records in one stream, each checked: nothing lost, nothing
 // duplicated, whatever the reads' boundaries.
 TEST_F(Reader, ManyRecordsByteExact) {
