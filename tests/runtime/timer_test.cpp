@@ -99,3 +99,24 @@ TEST_F(Timers, NothingFiresBeforeItsDeadline) {
   for (auto& p : probes) h.cancel(p.node);
   EXPECT_EQ(h.timers(), 0u);
 }
+
+namespace {
+
+// A deadline is never before now + d, and not far after it. (This caught
+// an attempt to start long timeouts from CLOCK_MONOTONIC_COARSE plus one
+// tick: on this VM the coarse clock lagged by more than a tick.)
+TEST(Deadlines, NeverEarlierThanNowPlusTheTimeout) {
+  using greenring::detail::deadline_after;
+  for (auto d : {999ms, 1000ms, 1001ms, 1500ms, 60000ms}) {
+    for (int i = 0; i < 1000; ++i) {
+      const auto before = steady::now();
+      const auto dl = deadline_after(d);
+      const auto after = steady::now();
+      ASSERT_GE(dl, before + d) << d.count() << " ms";
+      ASSERT_LE(dl, after + d + 1s) << d.count() << " ms";
+    }
+  }
+  EXPECT_EQ(deadline_after(greenring::forever), steady::time_point::max());  // saturates
+}
+
+}  // namespace
